@@ -1,0 +1,89 @@
+"""Configuration, read only from environment variables (and a `.env` file if present).
+
+Every variable is listed in `.env.example`. Unset optional services fall back to embedded
+defaults: an `nx-27017` MongoDB-protocol server and a local aiosmtpd outbox under DATA_DIR.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from dataclasses import dataclass, field
+from pathlib import Path
+
+DEFAULT_TELEGRAM_API_URL = "https://api.telegram.org"
+
+
+def _flag(value: str | None, default: bool) -> bool:
+    if value is None or value.strip() == "":
+        return default
+    return value.strip().lower() in {"1", "true", "yes", "on"}
+
+
+@dataclass(frozen=True)
+class Settings:
+    telegram_bot_token: str | None = None
+    telegram_api_url: str = DEFAULT_TELEGRAM_API_URL
+    mongodb_uri: str | None = None
+    smtp_host: str | None = None
+    smtp_port: int = 587
+    smtp_username: str | None = None
+    smtp_password: str | None = field(default=None, repr=False)
+    smtp_starttls: bool = True
+    mail_from: str = "ECG Analyzer <no-reply@ecg-analyzer.local>"
+    jwt_secret: str | None = field(default=None, repr=False)
+    data_dir: Path = Path("./var")
+
+    @classmethod
+    def from_env(cls, env: dict[str, str] | None = None, *, load_dotenv_file: bool = True) -> "Settings":
+        if env is None:
+            if load_dotenv_file:
+                from dotenv import load_dotenv
+
+                load_dotenv(override=False)
+            env = dict(os.environ)
+
+        def get(name: str) -> str | None:
+            value = env.get(name)
+            return value.strip() if value and value.strip() else None
+
+        return cls(
+            telegram_bot_token=get("TELEGRAM_BOT_TOKEN"),
+            telegram_api_url=(get("TELEGRAM_API_URL") or DEFAULT_TELEGRAM_API_URL).rstrip("/"),
+            mongodb_uri=get("MONGODB_URI"),
+            smtp_host=get("SMTP_HOST"),
+            smtp_port=int(get("SMTP_PORT") or 587),
+            smtp_username=get("SMTP_USERNAME"),
+            smtp_password=get("SMTP_PASSWORD"),
+            smtp_starttls=_flag(get("SMTP_STARTTLS"), True),
+            mail_from=get("MAIL_FROM") or cls.mail_from,
+            jwt_secret=get("JWT_SECRET"),
+            data_dir=Path(get("DATA_DIR") or "./var"),
+        )
+
+    @property
+    def bot_api_base_url(self) -> str:
+        """Base URL PTB puts before `<token>/<method>`."""
+        return f"{self.telegram_api_url}/bot"
+
+    @property
+    def bot_api_file_url(self) -> str:
+        return f"{self.telegram_api_url}/file/bot"
+
+
+def resolve_jwt_secret(settings: Settings) -> str:
+    """JWT_SECRET if set, else one generated once and kept in DATA_DIR with 0600 permissions.
+
+    The secret is never logged.
+    """
+    if settings.jwt_secret:
+        return settings.jwt_secret
+    path = settings.data_dir / "jwt_secret"
+    if path.exists():
+        return path.read_text().strip()
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    secret = secrets.token_urlsafe(48)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as handle:
+        handle.write(secret)
+    return secret
