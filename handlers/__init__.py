@@ -1,0 +1,37 @@
+"""Chat handlers: turn Telegram updates into calls on the domain and results into replies.
+
+`register_handlers` is the one place where every handler is wired. Order matters inside group 0:
+commands that work anywhere come first (so /start <token> or /help never disturb a conversation),
+then the conversations, then the catch-alls.
+"""
+
+from __future__ import annotations
+
+from telegram import Update
+from telegram.ext import Application, CommandHandler, MessageHandler, TypeHandler, filters
+
+from handlers import common, login, password_reset, registration
+
+
+async def _write_through(update: Update, context) -> None:
+    """Persist conversation state and user data right after every update (see bot.persistence)."""
+    await context.application.update_persistence()
+
+
+def register_handlers(application: Application) -> None:
+    application.add_handlers(
+        [
+            CommandHandler("start", common.start),
+            CommandHandler("help", common.help_command),
+            CommandHandler("resend", common.resend),
+            CommandHandler("logout", login.logout),
+            CommandHandler("me", login.whoami),
+            registration.build(),
+            login.build(),
+            password_reset.build(),
+            CommandHandler("cancel", common.nothing_to_cancel),
+            MessageHandler(filters.COMMAND, common.unknown_command),
+        ]
+    )
+    application.add_handler(TypeHandler(Update, _write_through), group=100)
+    application.add_error_handler(common.error_handler)

@@ -1,0 +1,139 @@
+"""Application wiring: embedded or real services, the PTB application, start and stop.
+
+`BotRuntime` is used by `ecg-bot run`, by `ecg-bot sandbox` and by the end-to-end tests, so the
+bot under test is exactly the bot that ships.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+from typing import Any
+
+from telegram import BotCommand
+from telegram.ext import Application, ApplicationBuilder, Defaults
+from telegram.constants import ParseMode
+
+from accounts.clock import Clock, SystemClock
+from accounts.mailer import Mailer, SmtpMailer
+from accounts.service import AccountService
+from accounts.storage import connect, ensure_indexes
+from bot.config import Settings, resolve_jwt_secret
+from bot.embedded import EmbeddedMongo, EmbeddedOutbox
+from bot.persistence import MongoPersistence
+from bot.services import SERVICES_KEY, Services
+from bot.update_processor import PerChatUpdateProcessor
+from handlers import register_handlers, texts
+from handlers.sessions import restore_sessions
+
+log = logging.getLogger(__name__)
+
+DATABASE_NAME = "ecg_analyzer"
+
+
+class BotRuntime:
+    """Everything one running bot needs, started and stopped in the right order."""
+
+    def __init__(self, settings: Settings, *, clock: Clock | None = None, poll_timeout: float = 10) -> None:
+        self.settings = settings
+        self.clock = clock or SystemClock()
+        self.poll_timeout = poll_timeout
+        self.application: Application | None = None
+        self.services: Services | None = None
+        self._mongo: EmbeddedMongo | None = None
+        self._outbox: EmbeddedOutbox | None = None
+        self._client: Any = None
+        self._bot_username = ""
+
+    # --- services -------------------------------------------------------------------------------
+    async def _start_database(self) -> Any:
+        uri = self.settings.mongodb_uri
+        if not uri:
+            self._mongo = EmbeddedMongo(self.settings.data_dir / "mongo")
+            uri = await self._mongo.start()
+            log.info("embedded MongoDB-protocol server (nx-27017) started on %s", uri)
+        self._client = connect(uri)
+        db = self._client[DATABASE_NAME]
+        await ensure_indexes(db)
+        return db
+
+    async def _start_mailer(self) -> Mailer:
+        if self.settings.smtp_host:
+            return SmtpMailer.from_settings(self.settings)
+        self._outbox = EmbeddedOutbox(self.settings.data_dir / "outbox")
+        host, port = await self._outbox.start()
+        log.info("no SMTP_HOST: mail is saved under %s", self._outbox.outbox_dir)
+        return SmtpMailer.from_settings(self.settings, host_override=host, port_override=port)
+
+    def _deep_link(self, payload: str) -> str:
+        return f"https://t.me/{self._bot_username}?start={payload}"
+
+    # --- lifecycle ------------------------------------------------------------------------------
+    async def start(self) -> None:
+        if not self.settings.telegram_bot_token:
+            raise RuntimeError("TELEGRAM_BOT_TOKEN is not set")
+        self.settings.data_dir.mkdir(parents=True, exist_ok=True)
+        db = await self._start_database()
+        mailer = await self._start_mailer()
+        accounts = AccountService(
+            db, mailer, self.clock, resolve_jwt_secret(self.settings), deep_link=self._deep_link
+        )
+        self.services = Services(settings=self.settings, accounts=accounts, clock=self.clock, db=db)
+        self.application = self._build_application(db)
+        self.application.bot_data[SERVICES_KEY] = self.services
+        await self.application.initialize()
+        self._bot_username = self.application.bot.username
+        await self.application.bot.set_my_commands([BotCommand(c, d) for c, d in texts.COMMANDS])
+        await restore_sessions(self.application)
+        await self.application.start()
+        await self.application.updater.start_polling(
+            poll_interval=0, timeout=self.poll_timeout, drop_pending_updates=False
+        )
+        log.info("bot @%s is running", self._bot_username)
+
+    def _build_application(self, db: Any) -> Application:
+        builder = (
+            ApplicationBuilder()
+            .token(self.settings.telegram_bot_token)
+            .base_url(self.settings.bot_api_base_url)
+            .base_file_url(self.settings.bot_api_file_url)
+            .persistence(MongoPersistence(db))
+            .concurrent_updates(PerChatUpdateProcessor())
+            .defaults(Defaults(parse_mode=ParseMode.HTML))
+            .get_updates_read_timeout(self.poll_timeout + 5)
+        )
+        application = builder.build()
+        register_handlers(application)
+        return application
+
+    async def stop(self) -> None:
+        app = self.application
+        if app is not None:
+            with contextlib.suppress(Exception):
+                if app.updater and app.updater.running:
+                    await app.updater.stop()
+            with contextlib.suppress(Exception):
+                if app.running:
+                    await app.stop()
+            with contextlib.suppress(Exception):
+                await app.shutdown()
+        if self._client is not None:
+            await self._client.close()
+        if self._outbox is not None:
+            await self._outbox.stop()
+        if self._mongo is not None:
+            await self._mongo.stop()
+
+    async def run_until_signal(self) -> None:
+        """Run until SIGINT/SIGTERM, then shut down cleanly (child server included)."""
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        try:
+            await self.start()
+            await stop.wait()
+        finally:
+            await self.stop()

@@ -1,0 +1,27 @@
+"""The live service objects handlers use, stored in `application.bot_data` (never persisted)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from accounts.clock import Clock
+    from accounts.service import AccountService
+    from bot.config import Settings
+
+SERVICES_KEY = "services"
+
+
+@dataclass
+class Services:
+    settings: "Settings"
+    accounts: "AccountService"
+    clock: "Clock"
+    db: Any
+    extras: dict[str, Any] = field(default_factory=dict)
+
+
+def get_services(context: Any) -> Services:
+    """The `Services` of the application a handler or job runs in."""
+    return context.application.bot_data[SERVICES_KEY]

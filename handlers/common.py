@@ -1,0 +1,94 @@
+"""/start (with or without a deep-link payload), /help, /resend, /cancel, unknown input, errors."""
+
+from __future__ import annotations
+
+import html
+import logging
+
+from pymongo.errors import ConnectionFailure, ServerSelectionTimeoutError
+from telegram import Update
+from telegram.ext import ContextTypes
+
+from accounts import validation
+from accounts.errors import MailNotSent, StorageUnavailable, TokenInvalid
+from bot.services import get_services
+from handlers import texts
+from handlers.chat import reply
+
+log = logging.getLogger(__name__)
+
+TOKEN_MESSAGES = {"expired": texts.TOKEN_EXPIRED, "used": texts.TOKEN_USED, "unknown": texts.TOKEN_UNKNOWN}
+
+
+async def start(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    payload = context.args[0] if context.args else ""
+    if not payload:
+        await reply(update, texts.WELCOME)
+        return
+    await activate(update, context, payload)
+
+
+async def activate(update: Update, context: ContextTypes.DEFAULT_TYPE, token: str) -> None:
+    """The emailed link `t.me/<bot>?start=<token>` arrives here as `/start <token>`."""
+    try:
+        user = await get_services(context).accounts.activate(token)
+    except TokenInvalid as error:
+        await reply(update, TOKEN_MESSAGES.get(error.reason, texts.TOKEN_UNKNOWN))
+        return
+    await reply(update, texts.ACTIVATED.format(username=html.escape(user.username)))
+
+
+async def help_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    await reply(update, texts.HELP)
+
+
+async def resend(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """`/resend` for the account registered from this Telegram user, `/resend EMAIL` for any."""
+    accounts = get_services(context).accounts
+    email = None
+    if context.args:
+        try:
+            email = validation.validate_email(context.args[0])
+        except validation.ValidationError as error:
+            await reply(update, texts.VALIDATION[error.code])
+            return
+    try:
+        if email:
+            user = await accounts.resend_activation(email=email)
+        else:
+            user = await accounts.resend_activation(telegram_id=update.effective_user.id)
+    except MailNotSent:
+        await reply(update, texts.MAIL_FAILED)
+        return
+    if user is None:
+        await reply(update, texts.RESEND_NOTHING)
+        return
+    await reply(update, texts.RESENT.format(email=html.escape(user.email)))
+
+
+async def nothing_to_cancel(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    await reply(update, texts.NOTHING_TO_CANCEL)
+
+
+async def unknown_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    await reply(update, texts.UNKNOWN_COMMAND)
+
+
+async def error_handler(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """Log with context but no personal data, and give the user a clear next step.
+
+    A handler that raised did not advance its conversation, so the user simply answers again.
+    """
+    error = context.error
+    kind = type(update).__name__ if update is not None else "no update"
+    if isinstance(error, (StorageUnavailable, ConnectionFailure, ServerSelectionTimeoutError)):
+        log.error("database unavailable while handling %s: %s", kind, error)
+        text = texts.DATABASE_DOWN
+    else:
+        log.error("error while handling %s", kind, exc_info=error)
+        text = texts.INTERNAL_ERROR
+    if isinstance(update, Update) and update.effective_chat is not None:
+        try:
+            await update.effective_chat.send_message(text)
+        except Exception:  # the chat may be unreachable too; the log above has the cause
+            log.warning("could not tell the user about the error")

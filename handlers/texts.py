@@ -1,0 +1,152 @@
+"""Every user-facing chat text, in one place.
+
+Texts quoted from the original 2024 specification are kept verbatim (marked SPEC). Messages are
+sent with HTML parse mode, so any user-provided value must go through `html.escape` first.
+"""
+
+from __future__ import annotations
+
+# --- Commands shown in the Telegram menu (setMyCommands) -------------------------------------
+COMMANDS: list[tuple[str, str]] = [
+    ("start", "What this bot does"),
+    ("register", "Create an account"),
+    ("login", "Log in with email and password"),
+    ("logout", "End your session"),
+    ("forgot", "Reset a forgotten password"),
+    ("resend", "Send a fresh activation link"),
+    ("me", "Who am I logged in as"),
+    ("help", "All commands"),
+    ("cancel", "Leave the current step"),
+]
+
+# --- Welcome and help ------------------------------------------------------------------------
+WELCOME = (
+    "<b>ECG Analyzer</b> 🫀\n\n"
+    "I help <b>medical students</b> learn to read ECGs and give <b>healthcare professionals</b> "
+    "a second opinion on a photographed 12-lead ECG.\n\n"
+    "• Send me a photo of a 12-lead ECG and I classify it (myocardial infarction, abnormal "
+    "heartbeat, history of MI or normal) with my confidence and a heat map.\n"
+    "• Students get lessons and practice questions with feedback.\n\n"
+    "To begin: /register, or /login if you already have an account. /help lists everything."
+)
+
+HELP = (
+    "<b>Commands</b>\n"
+    "/register – create an account (medical student or healthcare professional)\n"
+    "/login – log in with your email and password\n"
+    "/logout – end your session\n"
+    "/forgot – reset a forgotten password with a code sent by email\n"
+    "/resend – send a fresh activation link (optionally <code>/resend you@example.com</code>)\n"
+    "/me – show who you are logged in as\n"
+    "/cancel – leave whatever you are doing\n\n"
+    "Sessions last 24 hours; I'll tell you when yours ends."
+)
+
+CANCELLED = "Cancelled. Nothing was saved. Send /help to see what I can do."
+NOTHING_TO_CANCEL = "There is nothing to cancel. Send /help to see what I can do."
+
+# --- Validation (SPEC, verbatim) -------------------------------------------------------------
+VALIDATION = {
+    "username_required": "Username is required",
+    "username_too_short": "Username must be at least 3 characters long",
+    "username_too_long": "Username must be at most 20 characters long",
+    "email_required": "Email is required",
+    "email_invalid": "Please enter a valid email",
+    "password_required": "Password is required",
+    "password_weak": (
+        "Password must contain at least 8 characters, one uppercase letter, one lowercase letter, "
+        "one number, and one special character"
+    ),
+    "confirm_required": "Confirm password is required",
+    "confirm_mismatch": "Confirm password must match the password",
+}
+
+# --- Registration ----------------------------------------------------------------------------
+ASK_USERNAME = "Let's create your account. Choose a <b>username</b> (3–20 characters):"
+ASK_EMAIL = "Your <b>email</b> address? I'll send the activation link there."
+ASK_PASSWORD = (
+    "Choose a <b>password</b>: at least 8 characters with an uppercase letter, a lowercase letter, "
+    "a number and a special character. I delete your message as soon as I've read it."
+)
+ASK_CONFIRM = "Type the password again to <b>confirm</b> it:"
+ASK_ROLE = "Last step: are you a medical student or a healthcare professional?"
+ROLE_BUTTON_STUDENT = "Medical student"
+ROLE_BUTTON_PROFESSIONAL = "Healthcare professional"
+ROLE_NAMES = {
+    "medical_student": "medical student",
+    "healthcare_professional": "healthcare professional",
+}
+ROLE_PLEASE_PRESS = "Please choose one of the two buttons."
+EMAIL_TAKEN = (
+    "An account with this email already exists. Use /login (or /forgot if you lost the password), "
+    "or send a different email:"
+)
+ALREADY_LOGGED_IN = "You are already logged in as <b>{username}</b>. Send /logout first."
+REGISTERED = (
+    "✅ Account created for <b>{username}</b>.\n\n"
+    "I've emailed an activation link to <b>{email}</b>. Open it within 24 hours to activate your "
+    "account, then /login. No email? Check spam, or send /resend."
+)
+REGISTERED_MAIL_FAILED = (
+    "✅ Account created for <b>{username}</b>, but I couldn't send the activation email right now.\n"
+    "Nothing is lost: send /resend in a few minutes to get the link."
+)
+
+# --- Activation ------------------------------------------------------------------------------
+ACTIVATED = "🎉 Your account <b>{username}</b> is active. Send /login to sign in."
+TOKEN_EXPIRED = "This activation link has expired (links are valid for 24 hours). Send /resend for a fresh one."
+TOKEN_USED = "This activation link was already used. If your account is active, just /login."
+TOKEN_UNKNOWN = "This activation link is not valid (maybe a newer one replaced it). Send /resend for a fresh one."
+RESENT = "I've sent a fresh activation link to <b>{email}</b>. Older links no longer work."
+RESEND_NOTHING = (
+    "I found no account waiting for activation. If you registered with another Telegram account, "
+    "send <code>/resend your@email.com</code>; if you are already active, /login."
+)
+MAIL_FAILED = "I couldn't send the email right now. Nothing is lost — please try again in a few minutes."
+
+# --- Login / logout / sessions ---------------------------------------------------------------
+ASK_LOGIN_EMAIL = "Your <b>email</b>?"
+ASK_LOGIN_PASSWORD = "Your <b>password</b>? (I delete it from the chat as soon as I've read it.)"
+LOGIN_UNKNOWN_EMAIL = "data invalid"  # SPEC
+LOGIN_WRONG_PASSWORD = "invalid password"  # SPEC
+LOGIN_NOT_ACTIVATED = "plz confirm your email"  # SPEC
+LOGIN_NOT_ACTIVATED_HINT = "Open the activation link I emailed you, or send /resend for a new one."
+LOGIN_ATTEMPTS_LEFT = "{n} attempt(s) left before the account is locked for 15 minutes. Password again:"
+LOGIN_LOCKED = (
+    "🔒 Too many failed attempts: this account is locked for 15 minutes (until {until} UTC). "
+    "Forgot your password? /forgot"
+)
+LOGGED_IN = (
+    "Welcome, <b>{username}</b>! You're logged in as a <b>{role}</b>.\n"
+    "Your session lasts 24 hours (until {until} UTC). Send an ECG photo, or /help."
+)
+LOGGED_OUT = "You're logged out. See you soon!"
+PLEASE_LOGIN = "Please /login first"  # SPEC
+SESSION_EXPIRED = "Your session has expired — please /login again"  # SPEC
+SESSION_ENDED_BY_RESET = "Your password was changed, so this session has ended. Please /login again."
+WHOAMI = "You're logged in as <b>{username}</b> ({role}){instructor}. Session ends {until} UTC."
+WHOAMI_INSTRUCTOR = ", instructor"
+
+# --- Password reset --------------------------------------------------------------------------
+ASK_RESET_EMAIL = "Which <b>email</b> is your account registered with?"
+RESET_CODE_SENT = (
+    "If an account exists for <b>{email}</b>, I've emailed it a 6-digit code, valid for 15 minutes.\n"
+    "Send the code here:"
+)
+RESET_CODE_INVALID = "That code isn't right. {n} attempt(s) left. Send the code again:"
+RESET_CODE_EXPIRED = "This code has expired or is no longer valid. Send /forgot to get a new one."
+ASK_NEW_PASSWORD = (
+    "Code accepted. Choose a <b>new password</b> (at least 8 characters with an uppercase letter, a "
+    "lowercase letter, a number and a special character):"
+)
+ASK_NEW_CONFIRM = "Type the new password again to <b>confirm</b> it:"
+PASSWORD_CHANGED = "🔑 Your password has been changed and all your sessions were ended. Send /login to sign in."
+
+# --- Failures --------------------------------------------------------------------------------
+DATABASE_DOWN = (
+    "⚠️ My database is unavailable right now. Nothing you've sent is lost — please try the same "
+    "step again in a minute."
+)
+INTERNAL_ERROR = "⚠️ Something went wrong on my side. Please try again; if it keeps happening, /cancel and start over."
+UNKNOWN_COMMAND = "I don't know that command. Send /help to see what I can do."
+IN_CONVERSATION = "You're in the middle of something: answer the question above, or send /cancel to stop."
