@@ -1,0 +1,100 @@
+"""Typed domain errors. Handlers map them to chat texts (handlers/texts.py); no texts here."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+__all__ = [
+    "AccountError",
+    "EmailTaken",
+    "TokenInvalid",
+    "UnknownEmail",
+    "WrongPassword",
+    "NotActivated",
+    "AccountLocked",
+    "ResetCodeInvalid",
+    "ResetCodeExpired",
+    "MailNotSent",
+    "StorageUnavailable",
+]
+
+
+class AccountError(Exception):
+    code = "account_error"
+
+
+class EmailTaken(AccountError):
+    code = "email_taken"
+
+
+class TokenInvalid(AccountError):
+    """Activation link unusable. reason: "unknown" | "expired" (also: superseded by /resend) | "used"."""
+
+    code = "token_invalid"
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+class UnknownEmail(AccountError):
+    """Login with an email that has no account ("data invalid")."""
+
+    code = "unknown_email"
+
+
+class WrongPassword(AccountError):
+    """"invalid password"; attempts_left before the account locks (>= 1)."""
+
+    code = "wrong_password"
+
+    def __init__(self, attempts_left: int) -> None:
+        super().__init__(attempts_left)
+        self.attempts_left = attempts_left
+
+
+class NotActivated(AccountError):
+    """"plz confirm your email"."""
+
+    code = "not_activated"
+
+
+class AccountLocked(AccountError):
+    code = "account_locked"
+
+    def __init__(self, until: datetime) -> None:
+        super().__init__(until)
+        self.until = until
+
+
+class ResetCodeInvalid(AccountError):
+    """Wrong code. attempts_left == 0 means this was the fifth wrong code and the code is now void."""
+
+    code = "reset_code_invalid"
+
+    def __init__(self, attempts_left: int) -> None:
+        super().__init__(attempts_left)
+        self.attempts_left = attempts_left
+
+
+class ResetCodeExpired(AccountError):
+    """No usable code. reason: "expired" | "used" | "voided" | "none"."""
+
+    code = "reset_code_expired"
+
+    def __init__(self, reason: str = "none") -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+class MailNotSent(AccountError):
+    """Mail could not be delivered after retries; whatever was created stays created."""
+
+    code = "mail_not_sent"
+
+
+class StorageUnavailable(AccountError):
+    """The database cannot be reached."""
+
+    code = "storage_unavailable"
+

@@ -1,0 +1,286 @@
+"""Embedded stand-ins used when MONGODB_URI / SMTP_HOST are unset.
+
+- `EmbeddedMongo`: the `nx-27017` MongoDB wire-protocol server (SQLite underneath) as a child process on a
+  free loopback port, one SQLite file per logical database under `data_dir` (`--data-dir` mode; the
+  `--db FILE` mode is not used because it does not isolate databases).
+- `EmbeddedOutbox`: an aiosmtpd SMTP server on loopback that saves every message as an `.eml` file.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import email
+import email.policy
+import logging
+import os
+import shutil
+import socket
+import sys
+import threading
+import time
+import uuid
+from email.message import EmailMessage
+from pathlib import Path
+from typing import Any
+
+__all__ = [
+    "EmbeddedMongo", "EmbeddedMongoError", "EmbeddedOutbox", "free_port", "nx_27017_command",
+    "message_text", "message_html",
+]
+
+log = logging.getLogger(__name__)
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind((host, 0))
+        return sock.getsockname()[1]
+
+
+def nx_27017_command() -> list[str]:
+    """The console script installed next to this interpreter, else the module through this interpreter."""
+    bindir = Path(sys.executable).parent
+    for name in ("nx-27017", "nx_27017", "nx-27017.exe"):
+        candidate = bindir / name
+        if candidate.exists() and os.access(candidate, os.X_OK):
+            return [str(candidate)]
+    found = shutil.which("nx-27017")
+    if found:
+        return [found]
+    return [sys.executable, "-c", "import sys; from nx_27017.nx_27017 import main; sys.exit(main())"]
+
+
+class EmbeddedMongoError(RuntimeError):
+    pass
+
+
+class EmbeddedMongo:
+    """`async with EmbeddedMongo(path) as uri: ...` or `uri = await m.start(); ...; await m.stop()`."""
+
+    def __init__(self, data_dir: Path | str, *, host: str = "127.0.0.1", port: int | None = None,
+                 startup_timeout: float = 20.0) -> None:
+        self.data_dir = Path(data_dir)
+        self.host = host
+        self.port = port
+        self.startup_timeout = startup_timeout
+        self.process: asyncio.subprocess.Process | None = None
+        self.uri: str | None = None
+
+    @property
+    def log_file(self) -> Path:
+        return self.data_dir / "nx.log"
+
+    @property
+    def output_file(self) -> Path:
+        return self.data_dir / "nx.out"
+
+    def _tail(self, lines: int = 15) -> str:
+        chunks = []
+        for path in (self.output_file, self.log_file):
+            try:
+                chunks.extend(path.read_text(errors="replace").splitlines()[-lines:])
+            except OSError:
+                pass
+        return "\n".join(chunks[-lines:])
+
+    async def start(self) -> str:
+        if self.process is not None and self.process.returncode is None:
+            assert self.uri is not None
+            return self.uri
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        port = self.port or free_port(self.host)
+        cmd = nx_27017_command() + [
+            "--data-dir", str(self.data_dir),
+            "--host", self.host,
+            "--port", str(port),
+            "--log-file", str(self.log_file),
+            "--pid-file", str(self.data_dir / "nx.pid"),
+        ]
+        with open(self.output_file, "ab") as out:
+            try:
+                self.process = await asyncio.create_subprocess_exec(
+                    *cmd, stdin=asyncio.subprocess.DEVNULL, stdout=out, stderr=out, cwd=str(self.data_dir)
+                )
+            except OSError as exc:
+                raise EmbeddedMongoError(f"could not start nx-27017 ({cmd[0]}): {exc}") from exc
+        uri = f"mongodb://{self.host}:{port}/"
+        try:
+            await self._wait_ready(uri)
+        except BaseException:
+            await self.stop()
+            raise
+        self.port = port
+        self.uri = uri
+        log.info("embedded MongoDB (nx-27017) listening on %s:%d, data in %s", self.host, port, self.data_dir)
+        return uri
+
+    async def _wait_ready(self, uri: str) -> None:
+        from pymongo import AsyncMongoClient
+        from pymongo.errors import PyMongoError
+
+        assert self.process is not None
+        deadline = time.monotonic() + self.startup_timeout
+        client: AsyncMongoClient = AsyncMongoClient(
+            uri, serverSelectionTimeoutMS=500, connectTimeoutMS=500, directConnection=True
+        )
+        try:
+            while True:
+                if self.process.returncode is not None:
+                    raise EmbeddedMongoError(
+                        f"nx-27017 exited with code {self.process.returncode} while starting. "
+                        f"Last output:\n{self._tail()}"
+                    )
+                try:
+                    await client.admin.command("ping")
+                    return
+                except PyMongoError:
+                    pass
+                if time.monotonic() > deadline:
+                    raise EmbeddedMongoError(
+                        f"nx-27017 did not answer on {uri} within "
+                        f"{self.startup_timeout:.0f} s. Last output:\n{self._tail()}"
+                    )
+                await asyncio.sleep(0.1)
+        finally:
+            await client.close()
+
+    async def stop(self, timeout: float = 5.0) -> None:
+        process, self.process = self.process, None
+        if process is None or process.returncode is not None:
+            return
+        try:
+            process.terminate()
+        except ProcessLookupError:
+            return
+        try:
+            await asyncio.wait_for(process.wait(), timeout)
+        except asyncio.TimeoutError:
+            log.warning("nx-27017 did not stop within %.0f s; killing it", timeout)
+            try:
+                process.kill()
+            except ProcessLookupError:
+                pass
+            await process.wait()
+
+    async def __aenter__(self) -> str:
+        return await self.start()
+
+    async def __aexit__(self, *exc: Any) -> None:
+        await self.stop()
+
+
+class _SaveHandler:
+    def __init__(self, outbox: "EmbeddedOutbox") -> None:
+        self.outbox = outbox
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        content = envelope.original_content or envelope.content
+        if isinstance(content, str):
+            content = content.encode("utf-8")
+        path = self.outbox._save(content)
+        log.info("mail saved to outbox: %s", path)
+        return "250 Message accepted for delivery"
+
+
+class EmbeddedOutbox:
+    """SMTP on loopback that writes each message to `<outbox_dir>/<time>-<n>-<id>.eml`.
+
+    `start()` / `stop()` are synchronous (aiosmtpd runs its own loop in a thread); both are quick.
+    """
+
+    def __init__(self, outbox_dir: Path | str, *, host: str = "127.0.0.1", port: int | None = None) -> None:
+        self.outbox_dir = Path(outbox_dir)
+        self.host = host
+        self.port = port
+        self._controller: Any = None
+        self._lock = threading.Lock()
+        self._counter = 0
+
+    def _save(self, content: bytes) -> Path:
+        self.outbox_dir.mkdir(parents=True, exist_ok=True)
+        with self._lock:
+            self._counter += 1
+            name = f"{time.strftime('%Y%m%dT%H%M%S', time.gmtime())}-{time.time_ns() % 10**9:09d}-" \
+                   f"{self._counter:06d}-{uuid.uuid4().hex[:8]}.eml"
+        path = self.outbox_dir / name
+        tmp = path.with_suffix(".tmp")
+        tmp.write_bytes(content)
+        tmp.replace(path)
+        return path
+
+    def start(self) -> tuple[str, int]:
+        from aiosmtpd.controller import Controller
+
+        if self._controller is not None:
+            return self.host, int(self.port)  # type: ignore[arg-type]
+        self.outbox_dir.mkdir(parents=True, exist_ok=True)
+        port = self.port or free_port(self.host)
+        mail_log = logging.getLogger("mail.log")  # aiosmtpd logs every peer and recipient at INFO
+        if mail_log.level == logging.NOTSET:
+            mail_log.setLevel(logging.WARNING)
+        controller = Controller(_SaveHandler(self), hostname=self.host, port=port, ready_timeout=10)
+        controller.start()
+        self._controller = controller
+        self.port = port
+        log.info("embedded SMTP outbox on %s:%d saving to %s", self.host, port, self.outbox_dir)
+        return self.host, port
+
+    def stop(self) -> None:
+        controller, self._controller = self._controller, None
+        if controller is not None:
+            controller.stop()
+
+    def __enter__(self) -> tuple[str, int]:
+        return self.start()
+
+    def __exit__(self, *exc: Any) -> None:
+        self.stop()
+
+    async def __aenter__(self) -> tuple[str, int]:
+        return self.start()
+
+    async def __aexit__(self, *exc: Any) -> None:
+        self.stop()
+
+    def paths(self) -> list[Path]:
+        if not self.outbox_dir.exists():
+            return []
+        return sorted(self.outbox_dir.glob("*.eml"))
+
+    def messages(self) -> list[EmailMessage]:
+        """Every saved message, oldest first (newest last)."""
+        result = []
+        for path in self.paths():
+            with open(path, "rb") as fh:
+                result.append(email.message_from_binary_file(fh, policy=email.policy.default))
+        return result  # type: ignore[return-value]
+
+    def messages_to(self, to: str) -> list[EmailMessage]:
+        needle = to.strip().lower()
+        return [m for m in self.messages() if needle in str(m.get("To", "")).lower()]
+
+    async def wait_for_message(self, to: str | None = None, timeout: float = 5.0, *, count: int = 1) -> EmailMessage:
+        """Wait until at least `count` messages (to `to`, if given) exist; return the newest one."""
+        deadline = time.monotonic() + timeout
+        while True:
+            found = self.messages_to(to) if to else self.messages()
+            if len(found) >= count:
+                return found[-1]
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"no message{' to ' + to if to else ''} within {timeout} s")
+            await asyncio.sleep(0.05)
+
+    def clear(self) -> None:
+        for path in self.paths():
+            path.unlink(missing_ok=True)
+
+
+def message_text(msg: EmailMessage) -> str:
+    """The plain-text body of a saved message."""
+    part = msg.get_body(preferencelist=("plain",))
+    return part.get_content() if part is not None else ""
+
+
+def message_html(msg: EmailMessage) -> str:
+    part = msg.get_body(preferencelist=("html",))
+    return part.get_content() if part is not None else ""
