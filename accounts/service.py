@@ -167,7 +167,7 @@ class AccountService:
         """Kill every open link of this user, store a new one (hash only) and mail it."""
         now = st.to_ms(self._now())
         await self._tokens.update_many(
-            {"user_id": user["_id"], "used_at": None, "revoked_at": None}, {"$set": {"revoked_at": now}}
+            {"user_id": user["_id"], "state": "active"}, {"$set": {"state": "revoked", "revoked_at": now}}
         )
         token = new_activation_token()
         await self._tokens.insert_one(
@@ -176,6 +176,7 @@ class AccountService:
                 "user_id": user["_id"],
                 "created_at": now,
                 "expires_at": now + int(ACTIVATION_TTL.total_seconds() * 1000),
+                "state": "active",
                 "used_at": None,
                 "revoked_at": None,
             }
@@ -184,19 +185,19 @@ class AccountService:
 
     async def _end_session(self, session_id: str, reason: str, extra: dict[str, Any] | None = None) -> Session | None:
         """End one open session; None if it was already ended (so each end is reported once)."""
-        query: dict[str, Any] = {"_id": session_id, "ended_at": None}
+        query: dict[str, Any] = {"_id": session_id, "state": "open"}
         if extra:
             query.update(extra)
         doc = await self._sessions.find_one_and_update(
             query,
-            {"$set": {"ended_at": st.to_ms(self._now()), "end_reason": reason}},
+            {"$set": {"state": "ended", "ended_at": st.to_ms(self._now()), "end_reason": reason}},
             return_document=ReturnDocument.AFTER,
         )
         return _session(doc) if doc else None
 
     async def _end_sessions(self, query: dict[str, Any], reason: str) -> list[Session]:
         ended: list[Session] = []
-        async for doc in self._sessions.find({**query, "ended_at": None}).sort("created_at", 1):
+        async for doc in self._sessions.find({**query, "state": "open"}).sort("created_at", 1):
             session = await self._end_session(doc["_id"], reason)
             if session is not None:
                 ended.append(session)
@@ -255,15 +256,15 @@ class AccountService:
         token_hash = hash_token(token)
         now = st.to_ms(self._now())
         doc = await self._tokens.find_one_and_update(
-            {"_id": token_hash, "used_at": None, "revoked_at": None, "expires_at": {"$gt": now}},
-            {"$set": {"used_at": now}},
+            {"_id": token_hash, "state": "active", "expires_at": {"$gt": now}},
+            {"$set": {"state": "used", "used_at": now}},
             return_document=ReturnDocument.AFTER,
         )
         if doc is None:
             found = await self._tokens.find_one({"_id": token_hash})
             if found is None:
                 raise TokenInvalid("unknown")
-            if found.get("used_at") is not None:
+            if found.get("state") == "used":
                 raise TokenInvalid("used")
             raise TokenInvalid("expired")  # out of time, or superseded by a newer link
         user = await self._users.find_one_and_update(
@@ -274,7 +275,7 @@ class AccountService:
         if user is None:  # account deleted meanwhile
             raise TokenInvalid("unknown")
         await self._tokens.update_many(
-            {"user_id": doc["user_id"], "used_at": None, "revoked_at": None}, {"$set": {"revoked_at": now}}
+            {"user_id": doc["user_id"], "state": "active"}, {"$set": {"state": "revoked", "revoked_at": now}}
         )
         log.info("account %s activated", user["_id"])
         return _user(user)
@@ -362,6 +363,7 @@ class AccountService:
             "token": token,
             "created_at": st.to_ms(created),
             "expires_at": st.to_ms(expires),
+            "state": "open",
             "ended_at": None,
             "end_reason": None,
             "notified": False,
@@ -394,7 +396,7 @@ class AccountService:
         """The open, unexpired session of this Telegram user with a valid JWT, else None.
 
         An expired-but-not-yet-ended session gives None and is left for expire_due_sessions (which reports it)."""
-        async for doc in self._sessions.find({"telegram_id": telegram_id, "ended_at": None}).sort(
+        async for doc in self._sessions.find({"telegram_id": telegram_id, "state": "open"}).sort(
             "created_at", DESCENDING
         ):
             session = _session(doc)
@@ -414,7 +416,7 @@ class AccountService:
         """End (reason "expired") every open session with expires_at <= now and return those this call ended."""
         now = st.to_ms(self._now())
         ended: list[Session] = []
-        async for doc in self._sessions.find({"ended_at": None, "expires_at": {"$lte": now}}).sort("expires_at", 1):
+        async for doc in self._sessions.find({"state": "open", "expires_at": {"$lte": now}}).sort("expires_at", 1):
             session = await self._end_session(doc["_id"], "expired", {"expires_at": {"$lte": now}})
             if session is not None:
                 ended.append(session)
@@ -428,7 +430,7 @@ class AccountService:
     @_guard
     async def open_sessions(self) -> list[Session]:
         """Every session not ended yet (due or not), soonest expiry first."""
-        return [_session(d) async for d in self._sessions.find({"ended_at": None}).sort("expires_at", 1)]
+        return [_session(d) async for d in self._sessions.find({"state": "open"}).sort("expires_at", 1)]
 
     @_guard
     async def get_session(self, session_id: str) -> Session | None:
@@ -443,8 +445,10 @@ class AccountService:
     @_guard
     async def unnotified_ended_sessions(self) -> list[Session]:
         """Sessions ended by expiry or reset whose user was not told yet (mark_notified not called)."""
-        docs = self._sessions.find({"ended_at": {"$ne": None}, "notified": False}).sort("ended_at", 1)
-        return [_session(d) async for d in docs if d.get("end_reason") in ("expired", "reset")]
+        docs = self._sessions.find({"state": "ended"}).sort("ended_at", 1)
+        return [
+            _session(d) async for d in docs if not d.get("notified") and d.get("end_reason") in ("expired", "reset")
+        ]
 
     # ------------------------------------------------------------------ password reset
     @_guard
@@ -458,8 +462,8 @@ class AccountService:
             return None
         now = st.to_ms(self._now())
         await self._codes.update_many(
-            {"user_id": doc["_id"], "used_at": None, "voided_at": None},
-            {"$set": {"voided_at": now, "void_reason": "superseded"}},
+            {"user_id": doc["_id"], "state": "active"},
+            {"$set": {"state": "voided", "voided_at": now, "void_reason": "superseded"}},
         )
         code = new_reset_code()
         code_id = uuid.uuid4().hex
@@ -471,6 +475,7 @@ class AccountService:
                 "created_at": now,
                 "expires_at": now + int(RESET_CODE_TTL.total_seconds() * 1000),
                 "attempts": 0,
+                "state": "active",
                 "used_at": None,
                 "voided_at": None,
                 "void_reason": None,
@@ -491,15 +496,15 @@ class AccountService:
             raise ResetCodeExpired("none")
         doc = docs[0]
         now = st.to_ms(self._now())
-        if doc.get("used_at") is not None:
+        if doc.get("state") == "used":
             raise ResetCodeExpired("used")
-        if doc.get("voided_at") is not None:
+        if doc.get("state") != "active":
             raise ResetCodeExpired("voided")
         if doc["expires_at"] <= now:
             raise ResetCodeExpired("expired")
         if not hmac.compare_digest(self._code_hash(doc["_id"], (code or "").strip()), doc["code_hash"]):
             updated = await self._codes.find_one_and_update(
-                {"_id": doc["_id"], "used_at": None, "voided_at": None},
+                {"_id": doc["_id"], "state": "active"},
                 {"$inc": {"attempts": 1}},
                 return_document=ReturnDocument.AFTER,
             )
@@ -508,8 +513,8 @@ class AccountService:
             attempts = int(updated.get("attempts", 0))
             if attempts >= RESET_CODE_MAX_ATTEMPTS:
                 await self._codes.update_one(
-                    {"_id": doc["_id"], "voided_at": None},
-                    {"$set": {"voided_at": now, "void_reason": "attempts"}},
+                    {"_id": doc["_id"], "state": "active"},
+                    {"$set": {"state": "voided", "voided_at": now, "void_reason": "attempts"}},
                 )
                 raise ResetCodeInvalid(0)
             raise ResetCodeInvalid(RESET_CODE_MAX_ATTEMPTS - attempts)
@@ -528,8 +533,8 @@ class AccountService:
         user, doc = await self._check_code(email, code)
         now = st.to_ms(self._now())
         consumed = await self._codes.find_one_and_update(
-            {"_id": doc["_id"], "used_at": None, "voided_at": None},
-            {"$set": {"used_at": now}},
+            {"_id": doc["_id"], "state": "active"},
+            {"$set": {"state": "used", "used_at": now}},
             return_document=ReturnDocument.AFTER,
         )
         if consumed is None:
@@ -555,7 +560,7 @@ class AccountService:
         if doc is None:
             raise UnknownEmail()
         await self._sessions.update_many(
-            {"user_id": doc["_id"], "ended_at": None}, {"$set": {"is_instructor": bool(value)}}
+            {"user_id": doc["_id"], "state": "open"}, {"$set": {"is_instructor": bool(value)}}
         )
         return _user(doc)
 

@@ -8,6 +8,11 @@ Portability rules found by testing nx-27017 0.8.1:
 - Instants are stored as integer epoch **milliseconds**, never as BSON dates: nx-27017 keeps a datetime
   written by insert, but one written by `$set` comes back as a *string* (and `$lt` against it fails).
 - Booleans written by `$set` come back as 0/1 there; read them through `bool()`.
+- Queries on null are unreliable there: `count_documents({"f": None})` counts only documents *missing* `f`
+  (not explicit nulls) while `find({"f": None})` returns both, and `{"f": {"$ne": None}}` returns documents
+  that lack `f`. So no query here filters on null/None: every record carries an explicit string `state`
+  ("open"/"ended", "active"/"used"/"revoked"/"voided") and the *_at fields are informational only.
+- Index names passed to create_index are ignored (nx names them `idx_<collection>_<field>`).
 - A unique index violation raises `pymongo.errors.DuplicateKeyError` (code 11000) on both, for inserts
   and for updates.
 """
@@ -75,11 +80,11 @@ async def ensure_indexes(db: AsyncDatabase) -> None:
     try:
         await db[USERS].create_index([("email_normalised", ASCENDING)], unique=True, name="uniq_email_normalised")
         await db[USERS].create_index([("telegram_id", ASCENDING)], name="telegram_id")
-        await db[ACTIVATION_TOKENS].create_index([("user_id", ASCENDING)], name="user_id")
+        await db[ACTIVATION_TOKENS].create_index([("user_id", ASCENDING), ("state", ASCENDING)], name="user_state")
         await db[RESET_CODES].create_index([("user_id", ASCENDING), ("created_at", DESCENDING)], name="user_created")
-        await db[SESSIONS].create_index([("telegram_id", ASCENDING), ("ended_at", ASCENDING)], name="telegram_open")
-        await db[SESSIONS].create_index([("user_id", ASCENDING), ("ended_at", ASCENDING)], name="user_open")
-        await db[SESSIONS].create_index([("ended_at", ASCENDING), ("expires_at", ASCENDING)], name="open_expiry")
+        await db[SESSIONS].create_index([("telegram_id", ASCENDING), ("state", ASCENDING)], name="telegram_state")
+        await db[SESSIONS].create_index([("user_id", ASCENDING), ("state", ASCENDING)], name="user_state")
+        await db[SESSIONS].create_index([("state", ASCENDING), ("expires_at", ASCENDING)], name="state_expiry")
         await db[LOGIN_FAILURES].create_index([("user_id", ASCENDING), ("at", ASCENDING)], name="user_at")
     except ConnectionFailure as exc:
         raise StorageUnavailable(str(exc)) from exc

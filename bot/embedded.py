@@ -185,7 +185,8 @@ class _SaveHandler:
 class EmbeddedOutbox:
     """SMTP on loopback that writes each message to `<outbox_dir>/<time>-<n>-<id>.eml`.
 
-    `start()` / `stop()` are synchronous (aiosmtpd runs its own loop in a thread); both are quick.
+    `await start()` / `await stop()` (aiosmtpd runs its own loop in a thread; the blocking start/stop run in a
+    worker thread). `start_sync()` / `stop_sync()` and `with EmbeddedOutbox(...)` are for synchronous code.
     """
 
     def __init__(self, outbox_dir: Path | str, *, host: str = "127.0.0.1", port: int | None = None) -> None:
@@ -208,7 +209,7 @@ class EmbeddedOutbox:
         tmp.replace(path)
         return path
 
-    def start(self) -> tuple[str, int]:
+    def start_sync(self) -> tuple[str, int]:
         from aiosmtpd.controller import Controller
 
         if self._controller is not None:
@@ -225,22 +226,29 @@ class EmbeddedOutbox:
         log.info("embedded SMTP outbox on %s:%d saving to %s", self.host, port, self.outbox_dir)
         return self.host, port
 
-    def stop(self) -> None:
+    def stop_sync(self) -> None:
         controller, self._controller = self._controller, None
         if controller is not None:
             controller.stop()
 
+    async def start(self) -> tuple[str, int]:
+        """Start on a free loopback port (or the given one); returns (host, port)."""
+        return await asyncio.to_thread(self.start_sync)
+
+    async def stop(self) -> None:
+        await asyncio.to_thread(self.stop_sync)
+
     def __enter__(self) -> tuple[str, int]:
-        return self.start()
+        return self.start_sync()
 
     def __exit__(self, *exc: Any) -> None:
-        self.stop()
+        self.stop_sync()
 
     async def __aenter__(self) -> tuple[str, int]:
-        return self.start()
+        return await self.start()
 
     async def __aexit__(self, *exc: Any) -> None:
-        self.stop()
+        await self.stop()
 
     def paths(self) -> list[Path]:
         if not self.outbox_dir.exists():
