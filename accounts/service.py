@@ -491,10 +491,12 @@ class AccountService:
         user = await self._user_by_email(email)
         if user is None:
             raise ResetCodeExpired("none")
-        docs = [d async for d in self._codes.find({"user_id": user["_id"]}).sort("created_at", DESCENDING).limit(1)]
-        if not docs:
-            raise ResetCodeExpired("none")
-        doc = docs[0]
+        doc = await self._codes.find_one({"user_id": user["_id"], "state": "active"})  # at most one
+        if doc is None:  # explain with the most recent one
+            docs = [d async for d in self._codes.find({"user_id": user["_id"]}).sort("created_at", DESCENDING).limit(1)]
+            if not docs:
+                raise ResetCodeExpired("none")
+            doc = docs[0]
         now = st.to_ms(self._now())
         if doc.get("state") == "used":
             raise ResetCodeExpired("used")

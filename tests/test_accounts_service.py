@@ -1,0 +1,399 @@
+"""AccountService against a real nx-27017 and a real aiosmtpd outbox; time moved with ManualClock."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import jwt
+import pytest
+
+from accounts import passwords
+from accounts import storage as st
+from accounts.errors import (
+    AccountLocked,
+    EmailTaken,
+    NotActivated,
+    ResetCodeExpired,
+    ResetCodeInvalid,
+    StorageUnavailable,
+    TokenInvalid,
+    UnknownEmail,
+    WrongPassword,
+)
+from accounts.models import Role
+from accounts.service import AccountService
+
+try:
+    from tests._accounts_fixtures import (  # noqa: F401
+        JWT_SECRET, STRONG, cheap_argon2, clock, code_from_mail, db, deep_link, nx_uri, outbox, service,
+        token_from_mail,
+    )
+except ImportError:
+    from _accounts_fixtures import (  # noqa: F401
+        JWT_SECRET, STRONG, cheap_argon2, clock, code_from_mail, db, deep_link, nx_uri, outbox, service,
+        token_from_mail,
+    )
+
+EMAIL = "alice@example.com"
+
+
+async def register(service, email=EMAIL, *, username="alice", password=STRONG, role=Role.STUDENT, tg=100):
+    return await service.register(username, email, passwords.hash_password(password), role, tg)
+
+
+async def active_user(service, outbox, email=EMAIL, **kw):
+    await register(service, email, **kw)
+    return await service.activate(token_from_mail(outbox, email))
+
+
+async def login(service, email=EMAIL, password=STRONG, tg=100, chat=100):
+    return await service.login(email, password, telegram_id=tg, chat_id=chat)
+
+
+# --------------------------------------------------------------------------- registration / activation
+async def test_register_creates_inactive_user_and_mails_link(service, outbox, db):
+    user = await register(service, role=Role.PROFESSIONAL)
+    assert not user.is_active and user.role is Role.PROFESSIONAL and user.telegram_id == 100
+    assert user.created_at == service.clock.now()
+    msgs = outbox.messages_to(EMAIL)
+    assert len(msgs) == 1
+    msg = msgs[0]
+    assert msg.get_body(("plain",)) is not None and msg.get_body(("html",)) is not None
+    token = token_from_mail(outbox, EMAIL)
+    assert 22 <= len(token) <= 64
+    # stored only as a hash
+    stored = await db[st.ACTIVATION_TOKENS].find_one({"user_id": user.id})
+    assert stored["_id"] != token and token not in str(stored)
+    raw = await db[st.USERS].find_one({"_id": user.id})
+    assert raw["password_hash"].startswith("$argon2id$") and STRONG not in str(raw)
+
+
+async def test_email_taken_is_case_insensitive(service, outbox):
+    await register(service)
+    assert await service.email_taken("  ALICE@example.com ")
+    assert not await service.email_taken("bob@example.com")
+    with pytest.raises(EmailTaken):
+        await register(service, "Alice@Example.com")
+    assert len(outbox.messages()) == 1
+
+
+async def test_activation_single_use(service, outbox):
+    await register(service)
+    token = token_from_mail(outbox, EMAIL)
+    user = await service.activate(token)
+    assert user.is_active
+    with pytest.raises(TokenInvalid) as info:
+        await service.activate(token)
+    assert info.value.reason == "used"
+
+
+@pytest.mark.parametrize("token", ["nope", "x" * 65, "bad token!", ""])
+async def test_activation_unknown(service, token):
+    with pytest.raises(TokenInvalid) as info:
+        await service.activate(token)
+    assert info.value.reason == "unknown"
+
+
+async def test_activation_expires_after_24h(service, outbox, clock):
+    await register(service)
+    token = token_from_mail(outbox, EMAIL)
+    clock.advance(timedelta(hours=24))
+    with pytest.raises(TokenInvalid) as info:
+        await service.activate(token)
+    assert info.value.reason == "expired"
+    user = await service.resend_activation(email=EMAIL)
+    assert user is not None and not user.is_active
+    assert (await service.activate(token_from_mail(outbox, EMAIL))).is_active
+
+
+async def test_activation_just_before_24h(service, outbox, clock):
+    await register(service)
+    clock.advance(timedelta(hours=24) - timedelta(seconds=1))
+    assert (await service.activate(token_from_mail(outbox, EMAIL))).is_active
+
+
+async def test_resend_kills_old_link(service, outbox):
+    await register(service, tg=7)
+    old = token_from_mail(outbox, EMAIL)
+    assert await service.resend_activation(telegram_id=7) is not None
+    new = token_from_mail(outbox, EMAIL)
+    assert new != old and len(outbox.messages_to(EMAIL)) == 2
+    with pytest.raises(TokenInvalid) as info:
+        await service.activate(old)
+    assert info.value.reason == "expired"
+    assert (await service.activate(new)).is_active
+    # nothing left to resend once active; unknown addresses get None too
+    assert await service.resend_activation(email=EMAIL) is None
+    assert await service.resend_activation(telegram_id=7) is None
+    assert await service.resend_activation(email="nobody@example.com") is None
+    assert await service.resend_activation() is None
+
+
+# --------------------------------------------------------------------------- login
+async def test_login_errors(service, outbox):
+    with pytest.raises(UnknownEmail):
+        await login(service, "nobody@example.com")
+    await register(service)
+    with pytest.raises(NotActivated):
+        await login(service)
+    with pytest.raises(WrongPassword) as info:
+        await login(service, password="Wr0ng!pass")
+    assert info.value.attempts_left == 4
+    await service.activate(token_from_mail(outbox, EMAIL))
+    session = await login(service, " ALICE@example.com ")
+    assert session.username == "alice" and session.role is Role.STUDENT
+
+
+async def test_login_session_jwt(service, outbox, clock):
+    user = await active_user(service, outbox)
+    session = await login(service, tg=5, chat=6)
+    assert (session.telegram_id, session.chat_id, session.user_id) == (5, 6, user.id)
+    assert session.expires_at - session.created_at == timedelta(hours=24)
+    claims = jwt.decode(session.token, JWT_SECRET, algorithms=["HS256"], options={"verify_exp": False})
+    assert claims["sub"] == user.id and claims["role"] == "medical_student" and claims["sid"] == session.id
+    assert claims["exp"] - claims["iat"] == 24 * 3600
+    assert claims["exp"] == int(session.expires_at.timestamp())
+    assert await service.current_session(5) == session
+    assert await service.current_session(999) is None
+
+
+async def test_lockout_after_five_failures_and_unlock_after_15_min(service, outbox, clock):
+    await active_user(service, outbox)
+    left = []
+    for _ in range(4):
+        with pytest.raises(WrongPassword) as info:
+            await login(service, password="Wr0ng!pass")
+        left.append(info.value.attempts_left)
+        clock.advance(timedelta(minutes=1))
+    assert left == [4, 3, 2, 1]
+    with pytest.raises(AccountLocked) as info:
+        await login(service, password="Wr0ng!pass")
+    until = info.value.until
+    assert until == clock.now() + timedelta(minutes=15)
+    with pytest.raises(AccountLocked):  # even the right password while locked
+        await login(service)
+    clock.advance(timedelta(minutes=15) - timedelta(seconds=1))
+    with pytest.raises(AccountLocked):
+        await login(service)
+    clock.advance(timedelta(seconds=1))
+    assert (await login(service)).username == "alice"
+    # the counter starts again from zero after the lock
+    with pytest.raises(WrongPassword) as info:
+        await login(service, password="Wr0ng!pass")
+    assert info.value.attempts_left == 4
+
+
+async def test_failures_outside_window_do_not_lock(service, outbox, clock):
+    await active_user(service, outbox)
+    for _ in range(4):
+        with pytest.raises(WrongPassword):
+            await login(service, password="Wr0ng!pass")
+    clock.advance(timedelta(minutes=15))
+    with pytest.raises(WrongPassword) as info:  # the four old ones left the 15-minute window
+        await login(service, password="Wr0ng!pass")
+    assert info.value.attempts_left == 4
+
+
+async def test_success_resets_failure_count(service, outbox):
+    await active_user(service, outbox)
+    for _ in range(4):
+        with pytest.raises(WrongPassword):
+            await login(service, password="Wr0ng!pass")
+    await login(service)
+    with pytest.raises(WrongPassword) as info:
+        await login(service, password="Wr0ng!pass")
+    assert info.value.attempts_left == 4
+
+
+async def test_lock_is_per_account(service, outbox):
+    await active_user(service, outbox)
+    await active_user(service, outbox, "bob@example.com", username="bob", tg=200)
+    for _ in range(4):
+        with pytest.raises(WrongPassword):
+            await login(service, password="Wr0ng!pass")
+    with pytest.raises(AccountLocked):
+        await login(service, password="Wr0ng!pass")
+    assert (await login(service, "bob@example.com", tg=200)).username == "bob"
+
+
+# --------------------------------------------------------------------------- sessions
+async def test_one_session_per_telegram_user(service, outbox):
+    await active_user(service, outbox)
+    first = await login(service)
+    second = await login(service)
+    assert first.id != second.id
+    assert await service.current_session(100) == second
+    ended = await service.get_session(first.id)
+    assert ended.end_reason == "replaced" and ended.ended_at is not None
+    assert [s.id for s in await service.open_sessions()] == [second.id]
+
+
+async def test_logout(service, outbox):
+    await active_user(service, outbox)
+    session = await login(service)
+    ended = await service.logout(100)
+    assert ended.id == session.id and ended.end_reason == "logout"
+    assert await service.current_session(100) is None
+    assert await service.logout(100) is None
+
+
+async def test_session_expires_after_24h(service, outbox, clock):
+    await active_user(service, outbox)
+    session = await login(service)
+    clock.advance(timedelta(hours=24) - timedelta(seconds=1))
+    assert await service.current_session(100) == session
+    assert await service.expire_due_sessions() == []
+    clock.advance(timedelta(seconds=1))
+    assert await service.current_session(100) is None  # JWT/expiry checked with the injected clock
+    ended = await service.expire_due_sessions()
+    assert [s.id for s in ended] == [session.id] and ended[0].end_reason == "expired"
+    assert await service.expire_due_sessions() == []  # reported once
+    assert await service.open_sessions() == []
+    assert [s.id for s in await service.unnotified_ended_sessions()] == [session.id]
+    await service.mark_notified(session.id)
+    assert await service.unnotified_ended_sessions() == []
+
+
+async def test_expire_due_sessions_picks_only_due_ones(service, outbox, clock):
+    await active_user(service, outbox)
+    await active_user(service, outbox, "bob@example.com", username="bob", tg=200)
+    a = await login(service)
+    clock.advance(timedelta(hours=2))
+    b = await login(service, "bob@example.com", tg=200)
+    assert [s.id for s in await service.open_sessions()] == [a.id, b.id]
+    clock.advance(timedelta(hours=23))
+    assert [s.id for s in await service.expire_due_sessions()] == [a.id]
+    assert await service.expire_session(b.id) is None  # not due yet
+    clock.advance(timedelta(hours=1))
+    assert (await service.expire_session(b.id)).end_reason == "expired"
+    assert await service.expire_due_sessions() == []
+
+
+async def test_tampered_or_foreign_jwt_is_refused(service, outbox, db):
+    await active_user(service, outbox)
+    session = await login(service)
+    forged = jwt.encode({"sub": session.user_id, "sid": session.id, "iat": 0, "exp": 2**40}, "other-secret-" * 3)
+    await db[st.SESSIONS].update_one({"_id": session.id}, {"$set": {"token": forged}})
+    assert await service.current_session(100) is None
+
+
+async def test_grant_instructor(service, outbox):
+    await active_user(service, outbox)
+    await login(service)
+    user = await service.grant_instructor("ALICE@example.com", True)
+    assert user.is_instructor
+    assert (await service.current_session(100)).is_instructor
+    assert (await service.get_user(user.id)).is_instructor
+    assert not (await service.grant_instructor(EMAIL, False)).is_instructor
+    with pytest.raises(UnknownEmail):
+        await service.grant_instructor("nobody@example.com", True)
+    assert await service.get_user("missing") is None
+
+
+# --------------------------------------------------------------------------- password reset
+async def test_reset_same_behaviour_for_unknown_email(service, outbox):
+    assert await service.start_password_reset("nobody@example.com") is None
+    assert outbox.messages() == []
+    with pytest.raises(ResetCodeExpired):
+        await service.verify_reset_code("nobody@example.com", "123456")
+
+
+async def test_reset_flow_ends_all_sessions(service, outbox, clock):
+    await active_user(service, outbox)
+    s1 = await login(service, tg=100)
+    s2 = await login(service, tg=101, chat=101)
+    await service.start_password_reset(" Alice@Example.com")
+    code = code_from_mail(outbox, EMAIL)
+    await service.verify_reset_code(EMAIL, code)
+    await service.verify_reset_code(EMAIL, code)  # verifying does not consume
+    ended = await service.reset_password(EMAIL, code, passwords.hash_password("N3w!password"))
+    assert {s.id for s in ended} == {s1.id, s2.id}
+    assert all(s.end_reason == "reset" for s in ended)
+    assert await service.current_session(100) is None and await service.current_session(101) is None
+    with pytest.raises(ResetCodeExpired) as info:  # single use
+        await service.reset_password(EMAIL, code, passwords.hash_password("Other!pass1"))
+    assert info.value.reason == "used"
+    with pytest.raises(WrongPassword):
+        await login(service)
+    assert (await login(service, password="N3w!password")).username == "alice"
+
+
+async def test_reset_code_expires_after_15_min(service, outbox, clock):
+    await active_user(service, outbox)
+    await service.start_password_reset(EMAIL)
+    code = code_from_mail(outbox, EMAIL)
+    clock.advance(timedelta(minutes=15) - timedelta(seconds=1))
+    await service.verify_reset_code(EMAIL, code)
+    clock.advance(timedelta(seconds=1))
+    with pytest.raises(ResetCodeExpired) as info:
+        await service.verify_reset_code(EMAIL, code)
+    assert info.value.reason == "expired"
+
+
+async def test_asking_again_voids_previous_code(service, outbox):
+    await active_user(service, outbox)
+    await service.start_password_reset(EMAIL)
+    first = code_from_mail(outbox, EMAIL)
+    await service.start_password_reset(EMAIL)
+    second = code_from_mail(outbox, EMAIL)
+    assert len(outbox.messages_to(EMAIL)) == 3  # activation + two codes
+    if first != second:  # 1 in a million they coincide
+        with pytest.raises(ResetCodeInvalid):
+            await service.verify_reset_code(EMAIL, first)
+    await service.verify_reset_code(EMAIL, second)
+
+
+async def test_five_wrong_codes_void_it(service, outbox):
+    await active_user(service, outbox)
+    await service.start_password_reset(EMAIL)
+    code = code_from_mail(outbox, EMAIL)
+    wrong = f"{(int(code) + 1) % 1_000_000:06d}"
+    left = []
+    for _ in range(5):
+        with pytest.raises(ResetCodeInvalid) as info:
+            await service.verify_reset_code(EMAIL, wrong)
+        left.append(info.value.attempts_left)
+    assert left == [4, 3, 2, 1, 0]
+    with pytest.raises(ResetCodeExpired) as info:  # now void, even the right code
+        await service.verify_reset_code(EMAIL, code)
+    assert info.value.reason == "voided"
+    with pytest.raises(ResetCodeExpired):
+        await service.reset_password(EMAIL, code, passwords.hash_password("N3w!password"))
+    await service.start_password_reset(EMAIL)  # a fresh code works again
+    await service.verify_reset_code(EMAIL, code_from_mail(outbox, EMAIL))
+
+
+async def test_wrong_code_in_reset_password_counts(service, outbox):
+    await active_user(service, outbox)
+    await service.start_password_reset(EMAIL)
+    code = code_from_mail(outbox, EMAIL)
+    wrong = f"{(int(code) + 1) % 1_000_000:06d}"
+    with pytest.raises(ResetCodeInvalid) as info:
+        await service.reset_password(EMAIL, wrong, passwords.hash_password("N3w!password"))
+    assert info.value.attempts_left == 4
+    assert (await service.reset_password(EMAIL, code, passwords.hash_password("N3w!password"))) == []
+
+
+async def test_reset_lifts_login_lock(service, outbox):
+    await active_user(service, outbox)
+    for _ in range(4):
+        with pytest.raises(WrongPassword):
+            await login(service, password="Wr0ng!pass")
+    with pytest.raises(AccountLocked):
+        await login(service, password="Wr0ng!pass")
+    await service.start_password_reset(EMAIL)
+    await service.reset_password(EMAIL, code_from_mail(outbox, EMAIL), passwords.hash_password("N3w!password"))
+    assert (await login(service, password="N3w!password")).username == "alice"
+
+
+# --------------------------------------------------------------------------- database down
+async def test_database_down_raises_storage_unavailable(outbox, clock):
+    client = st.connect("mongodb://127.0.0.1:1/", server_selection_timeout_ms=200)
+    try:
+        svc = AccountService(client["x"], None, clock, JWT_SECRET, deep_link)  # type: ignore[arg-type]
+        with pytest.raises(StorageUnavailable):
+            await svc.current_session(1)
+        with pytest.raises(StorageUnavailable):
+            await svc.login(EMAIL, STRONG, telegram_id=1, chat_id=1)
+    finally:
+        await client.close()
