@@ -237,10 +237,9 @@ class SimUser:
         return await self._core.wait_until(check, timeout, lambda: f"no chat action {action!r} within {timeout}s")
 
     async def expect_silence(self, seconds: float = 0.3) -> None:
-        """Asserts that the bot sends nothing new (unconsumed) within ``seconds``."""
-        before = len(self.unread())
+        """Asserts that no unconsumed bot message exists or arrives within ``seconds``."""
         try:
-            await self._core.wait_until(lambda: len(self.unread()) > before, seconds)
+            await self._core.wait_until(self.unread, seconds)
         except WaitTimeout:
             return
         raise AssertionError(f"user {self.id}: unexpected bot message:\n" + _summary(self.history()))
