@@ -1,0 +1,166 @@
+"""SmtpMailer against real aiosmtpd servers: delivery, retry with back-off, MailNotSent; and what the service
+keeps when mail fails."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from aiosmtpd.controller import Controller
+
+from accounts import passwords
+from accounts.errors import MailNotSent
+from accounts.mailer import SmtpMailer
+from accounts.models import Role
+from accounts.service import AccountService
+from bot.config import Settings
+from bot.embedded import free_port, message_html, message_text
+
+try:
+    from tests._accounts_fixtures import (  # noqa: F401
+        JWT_SECRET, STRONG, cheap_argon2, clock, db, deep_link, nx_uri, outbox, token_from_mail,
+    )
+except ImportError:
+    from _accounts_fixtures import (  # noqa: F401
+        JWT_SECRET, STRONG, cheap_argon2, clock, db, deep_link, nx_uri, outbox, token_from_mail,
+    )
+
+
+class FlakyHandler:
+    """Answers `reply` to RCPT for the first `failures` transactions, then accepts."""
+
+    def __init__(self, failures: int, reply: str = "451 4.3.0 try again later") -> None:
+        self.failures = failures
+        self.reply = reply
+        self.attempts = 0
+        self.delivered: list[bytes] = []
+
+    async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
+        self.attempts += 1
+        if self.attempts <= self.failures:
+            return self.reply
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
+
+    async def handle_DATA(self, server, session, envelope):
+        self.delivered.append(envelope.original_content)
+        return "250 accepted"
+
+
+@pytest.fixture
+def flaky_server():
+    started = []
+
+    def make(failures: int, reply: str = "451 4.3.0 try again later"):
+        handler = FlakyHandler(failures, reply)
+        controller = Controller(handler, hostname="127.0.0.1", port=free_port())
+        controller.start()
+        started.append(controller)
+        return handler, controller.port
+
+    yield make
+    for controller in started:
+        controller.stop()
+
+
+class Sleeps:
+    def __init__(self) -> None:
+        self.calls: list[float] = []
+
+    async def __call__(self, seconds: float) -> None:
+        self.calls.append(seconds)
+
+
+async def test_delivers_text_and_html(outbox):
+    mailer = SmtpMailer(outbox.host, outbox.port, starttls=False, mail_from="ECG <bot@ecg.test>")
+    await mailer.send("dest@example.com", "Subject ✓", "plain body", "<p>html body</p>")
+    msg = await outbox.wait_for_message("dest@example.com", timeout=5)
+    assert msg["Subject"] == "Subject ✓" and msg["From"] == "ECG <bot@ecg.test>"
+    assert message_text(msg).strip() == "plain body"
+    assert message_html(msg).strip() == "<p>html body</p>"
+    assert msg["Message-ID"] and msg["Date"]
+
+
+async def test_retries_temporary_failures_then_succeeds(flaky_server):
+    handler, port = flaky_server(2)
+    sleeps = Sleeps()
+    mailer = SmtpMailer("127.0.0.1", port, starttls=False, retries=3, backoff=0.5, sleep=sleeps)
+    await mailer.send("dest@example.com", "s", "t", "<p>h</p>")
+    assert handler.attempts == 3 and len(handler.delivered) == 1
+    assert sleeps.calls == [0.5, 1.0]  # exponential back-off
+
+
+async def test_gives_up_with_mail_not_sent(flaky_server):
+    handler, port = flaky_server(100)
+    sleeps = Sleeps()
+    mailer = SmtpMailer("127.0.0.1", port, starttls=False, retries=3, backoff=0.5, sleep=sleeps)
+    with pytest.raises(MailNotSent):
+        await mailer.send("dest@example.com", "s", "t", "<p>h</p>")
+    assert handler.attempts == 4 and sleeps.calls == [0.5, 1.0, 2.0]
+
+
+async def test_permanent_refusal_is_not_retried(flaky_server):
+    handler, port = flaky_server(100, "550 5.1.1 no such user")
+    sleeps = Sleeps()
+    mailer = SmtpMailer("127.0.0.1", port, starttls=False, retries=3, sleep=sleeps)
+    with pytest.raises(MailNotSent):
+        await mailer.send("dest@example.com", "s", "t", "<p>h</p>")
+    assert handler.attempts == 1 and sleeps.calls == []
+
+
+async def test_unreachable_server():
+    sleeps = Sleeps()
+    mailer = SmtpMailer("127.0.0.1", free_port(), starttls=False, timeout=2, retries=2, backoff=0.1, sleep=sleeps)
+    with pytest.raises(MailNotSent):
+        await mailer.send("dest@example.com", "s", "t", "<p>h</p>")
+    assert sleeps.calls == [0.1, 0.2]
+
+
+def test_from_settings():
+    settings = Settings(smtp_host="smtp.example.com", smtp_port=2525, smtp_username="u", smtp_password="pw",
+                        smtp_starttls=True, mail_from="X <x@example.com>")
+    mailer = SmtpMailer.from_settings(settings)
+    assert (mailer.host, mailer.port, mailer.username, mailer.starttls) == ("smtp.example.com", 2525, "u", True)
+    assert "pw" not in repr(mailer)
+    local = SmtpMailer.from_settings(settings, host_override="127.0.0.1", port_override=1025)
+    assert (local.host, local.port, local.username, local.starttls) == ("127.0.0.1", 1025, None, False)
+    with pytest.raises(ValueError):
+        SmtpMailer.from_settings(Settings())
+
+
+def dead_mailer() -> SmtpMailer:
+    return SmtpMailer("127.0.0.1", free_port(), starttls=False, timeout=2, retries=1, backoff=0.01)
+
+
+async def test_register_keeps_account_when_mail_fails_and_resend_works(db, outbox, clock):
+    failing = AccountService(db, dead_mailer(), clock, JWT_SECRET, deep_link)
+    with pytest.raises(MailNotSent):
+        await failing.register("alice", "alice@example.com", passwords.hash_password(STRONG), Role.STUDENT, 1)
+    assert await failing.email_taken("alice@example.com")
+    user = await failing.get_user_by_email("alice@example.com")
+    assert user is not None and not user.is_active
+    working = AccountService(
+        db, SmtpMailer(outbox.host, outbox.port, starttls=False, retries=0), clock, JWT_SECRET, deep_link
+    )
+    assert await working.resend_activation(telegram_id=1) is not None
+    assert (await working.activate(token_from_mail(outbox, "alice@example.com"))).is_active
+
+
+async def test_resend_raises_mail_not_sent(db, clock, outbox):
+    working = AccountService(
+        db, SmtpMailer(outbox.host, outbox.port, starttls=False, retries=0), clock, JWT_SECRET, deep_link
+    )
+    await working.register("alice", "alice@example.com", passwords.hash_password(STRONG), Role.STUDENT, 1)
+    failing = AccountService(db, dead_mailer(), clock, JWT_SECRET, deep_link)
+    with pytest.raises(MailNotSent):
+        await failing.resend_activation(email="alice@example.com")
+
+
+async def test_reset_mail_failure_is_swallowed(db, outbox, clock):
+    working = AccountService(
+        db, SmtpMailer(outbox.host, outbox.port, starttls=False, retries=0), clock, JWT_SECRET, deep_link
+    )
+    await working.register("alice", "alice@example.com", passwords.hash_password(STRONG), Role.STUDENT, 1)
+    failing = AccountService(db, dead_mailer(), clock, JWT_SECRET, deep_link)
+    assert await failing.start_password_reset("alice@example.com") is None  # same answer as unknown address
+    assert await failing.start_password_reset("nobody@example.com") is None

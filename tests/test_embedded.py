@@ -1,0 +1,68 @@
+"""bot.embedded: the nx-27017 child process and the aiosmtpd outbox, for real."""
+
+from __future__ import annotations
+
+import socket
+
+import pytest
+
+from accounts.mailer import SmtpMailer
+from accounts.storage import connect
+from bot.embedded import EmbeddedMongo, EmbeddedMongoError, EmbeddedOutbox, message_text
+
+
+async def test_embedded_mongo_start_persist_stop(tmp_path):
+    data = tmp_path / "mongo"
+    mongo = EmbeddedMongo(data)
+    uri = await mongo.start()
+    assert uri.startswith("mongodb://127.0.0.1:")
+    assert await mongo.start() == uri  # idempotent while running
+    client = connect(uri)
+    try:
+        assert (await client.admin.command("ping"))["ok"] == 1
+        await client["ecg_analyzer"].things.insert_one({"_id": 1, "v": "kept"})
+    finally:
+        await client.close()
+    process = mongo.process
+    await mongo.stop()
+    assert process.returncode is not None
+    await mongo.stop()  # twice is fine
+    assert (data / "ecg_analyzer.db").exists()  # --data-dir mode: one SQLite file per database
+
+    async with EmbeddedMongo(data) as uri2:  # a restart sees the data
+        client = connect(uri2)
+        try:
+            assert (await client["ecg_analyzer"].things.find_one({"_id": 1}))["v"] == "kept"
+        finally:
+            await client.close()
+
+
+async def test_embedded_mongo_clear_error_when_it_cannot_start(tmp_path):
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        mongo = EmbeddedMongo(tmp_path / "mongo", port=port, startup_timeout=10)
+        with pytest.raises(EmbeddedMongoError) as info:
+            await mongo.start()
+    assert "nx-27017" in str(info.value)
+    assert mongo.process is None
+
+
+async def test_outbox_saves_eml_files(tmp_path, caplog):
+    outbox = EmbeddedOutbox(tmp_path / "outbox")
+    caplog.set_level("INFO", logger="bot.embedded")
+    async with outbox as (host, port):
+        assert host == "127.0.0.1"
+        mailer = SmtpMailer(host, port, starttls=False, retries=0)
+        await mailer.send("a@example.com", "first", "one", "<p>one</p>")
+        await mailer.send("b@example.com", "second", "two", "<p>two</p>")
+        msg = await outbox.wait_for_message("b@example.com", timeout=5)
+        assert msg["Subject"] == "second"
+        assert [m["Subject"] for m in outbox.messages()] == ["first", "second"]  # newest last
+        assert message_text(outbox.messages_to("a@example.com")[0]).strip() == "one"
+        with pytest.raises(TimeoutError):
+            await outbox.wait_for_message("a@example.com", timeout=0.2, count=2)
+    files = sorted((tmp_path / "outbox").glob("*.eml"))
+    assert len(files) == 2
+    assert any(str(files[0]) in r.getMessage() for r in caplog.records)  # the path is logged
