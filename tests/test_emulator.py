@@ -9,7 +9,7 @@ import time
 import aiohttp
 import pytest
 from PIL import Image
-from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup, InputMediaPhoto, ReplyKeyboardRemove
+from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup, InputMediaDocument, InputMediaPhoto, ReplyKeyboardRemove
 from telegram.error import BadRequest, Conflict, Forbidden, InvalidToken, RetryAfter
 from telegram.ext import ApplicationBuilder, CallbackQueryHandler, CommandHandler, MessageHandler, filters
 
@@ -294,6 +294,16 @@ async def test_bot_sends_photo_document_by_upload_and_file_id(emu, bot):
     assert edited.caption == "final report"
     assert (await alice.wait_for_edit(d.message_id)).caption == "final report"
 
+    # progress picture replaced in place, then turned into a document
+    await bot.edit_message_media(InputMediaPhoto(image_bytes((64, 32), color=(0, 0, 255)), caption="v2"),
+                                 chat_id=1001, message_id=m.message_id)
+    replaced = await alice.wait_for_edit(m.message_id)
+    assert replaced.caption == "v2" and replaced.photo[-1]["width"] == 64
+    assert replaced.edits[-1].file_ids[-1] == m.photo[-1].file_id and replaced.buttons == []
+    await bot.edit_message_media(InputMediaDocument(b"csv,data", filename="r.csv"), chat_id=1001,
+                                 message_id=m.message_id)
+    assert (await alice.wait_for_edit(m.message_id)).document_bytes == b"csv,data"
+
     group = await bot.send_media_group(1001, [InputMediaPhoto(image_bytes((100, 100))),
                                               InputMediaPhoto(m.photo[-1].file_id, caption="second")])
     assert len(group) == 2 and group[0].media_group_id == group[1].media_group_id
@@ -322,6 +332,8 @@ async def test_chat_actions_commands_and_events(emu, bot):
     assert await bot.delete_my_commands() and await bot.get_my_commands() == ()
     assert await bot.set_my_description("desc") and await bot.set_my_short_description("short")
     assert await bot.delete_webhook() and (await bot.get_webhook_info()).url == ""
+    assert await bot.set_chat_menu_button() and (await bot.get_chat_menu_button()).type == "commands"
+    assert emu.env() == {"TELEGRAM_API_URL": emu.url, "TELEGRAM_BOT_TOKEN": TOKEN}
     chat = await bot.get_chat(1001)
     assert chat.id == 1001 and chat.first_name == "Alice"
 

@@ -498,8 +498,9 @@ class EmulatorCore:
         return chat, msg
 
     def _apply_edit(self, bot: BotRecord, chat: Chat, msg: BotMessage, **changes) -> dict:
+        file_ids = [f.file_id for f in msg.photo_files] + ([msg.document_file.file_id] if msg.document_file else [])
         msg.edits.append(MessageVersion(msg.text, msg.caption, list(msg.entities), msg.reply_markup,
-                                        msg.edit_date, self.clock()))
+                                        msg.edit_date, self.clock(), msg.kind, file_ids))
         for key, value in changes.items():
             setattr(msg, key, value)
         msg.edit_date = self.now()
@@ -788,6 +789,33 @@ class EmulatorCore:
                 "the same as a current content and reply markup of the message"
             )
         return self._apply_edit(bot, chat, msg, reply_markup=markup)
+
+    async def m_editMessageMedia(self, bot, p, f):
+        chat, msg = self._find_message(bot, p, "message to edit not found")
+        if not msg.from_bot:
+            raise bad_request("message can't be edited")
+        media = _json(p, "media")
+        if not isinstance(media, dict) or media.get("type") not in ("photo", "document"):
+            raise bad_request("can't parse InputMedia: unsupported media type")
+        if msg.kind not in ("photo", "document"):
+            raise bad_request("there is no media in the message to edit")
+        source = self._resolve_input({"media": media.get("media")}, f, "media")
+        raw_caption, caption, entities = self._caption(media)
+        markup = self._markup(p)
+        inline = markup if markup and "inline_keyboard" in markup else None
+        changes: dict[str, Any] = dict(kind=media["type"], caption=caption, raw_caption=raw_caption,
+                                       parse_mode=media.get("parse_mode"), entities=entities, reply_markup=inline)
+        if media["type"] == "photo":
+            changes.update(photo_files=await self._photo_from_input(source), document_file=None)
+        else:
+            changes.update(document_file=self._document_from_input(source), photo_files=[])
+        return self._apply_edit(bot, chat, msg, **changes)
+
+    def m_setChatMenuButton(self, bot, p, f):
+        return True
+
+    def m_getChatMenuButton(self, bot, p, f):
+        return {"type": "commands"}
 
     def _delete(self, bot: BotRecord, chat: Chat, msg: BotMessage) -> None:
         msg.deleted = True

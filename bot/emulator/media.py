@@ -34,16 +34,19 @@ def photo_sizes(data: bytes) -> list[tuple[int, int, bytes]]:
         raise ImageError("PHOTO_INVALID_DIMENSIONS")
     sizes: list[tuple[int, int, bytes]] = []
     seen: set[tuple[int, int]] = set()
-    for limit in PHOTO_LIMITS:
+    source = img
+    for limit in sorted(PHOTO_LIMITS, reverse=True):  # each size is scaled down from the previous one
         scale = min(1.0, limit / max(width, height))
         w, h = max(1, round(width * scale)), max(1, round(height * scale))
         if (w, h) in seen:
             continue
         seen.add((w, h))
-        resized = img if (w, h) == (width, height) else img.resize((w, h), Image.LANCZOS)
+        if (w, h) != source.size:
+            source = source.resize((w, h), Image.LANCZOS)
         buf = BytesIO()
-        resized.save(buf, "JPEG", quality=87)
+        source.save(buf, "JPEG", quality=87)
         sizes.append((w, h, buf.getvalue()))
+    sizes.reverse()
     return sizes
 
 

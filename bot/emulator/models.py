@@ -52,6 +52,8 @@ class MessageVersion:
     reply_markup: dict | None
     edit_date: int | None
     time: float = field(default_factory=time.time)
+    kind: str | None = None
+    file_ids: list[str] = field(default_factory=list)
 
 
 @dataclass(eq=False)

@@ -152,6 +152,12 @@ class BotAPIEmulator:
             raise RuntimeError("start the emulator first")
         return {"base_url": f"{self.url}/bot", "base_file_url": f"{self.url}/file/bot"}
 
+    def env(self) -> dict[str, str]:
+        """Environment for the bot process/config: ``TELEGRAM_API_URL`` and ``TELEGRAM_BOT_TOKEN``."""
+        if self.url is None:
+            raise RuntimeError("start the emulator first")
+        return {"TELEGRAM_API_URL": self.url, "TELEGRAM_BOT_TOKEN": self.token}
+
     def add_bot(self, token: str, username: str, first_name: str | None = None) -> BotRecord:
         """Registers another bot (token) on the same server."""
         return self.core.add_bot(token, username, first_name)
