@@ -420,3 +420,36 @@ async def test_application_polling_echo_and_inline_button(emu):
         finally:
             await app.updater.stop()
             await app.stop()
+
+
+async def test_formatting_offsets_press_by_message_and_predicates(emu, bot):
+    alice = emu.user(1001)
+    await alice.send_text("/start")
+    # UTF-16 offsets, like Telegram: the emoji counts as 2
+    m = await bot.send_message(1001, "❤️‍🔥 <i>a&amp;b</i> <a href=\"https://t.me/x\">link</a>", parse_mode="HTML")
+    assert m.text == "❤️‍🔥 a&b link"
+    assert [(e.type, e.offset, e.length) for e in m.entities] == [("italic", 6, 3), ("text_link", 10, 4)]
+    ok = await bot.send_message(1001, r"*Bold* _it_ \. [l](https://t.me/x?a=1) `a.b`", parse_mode="MarkdownV2")
+    assert ok.text == "Bold it . l a.b"
+
+    first = await bot.send_message(1001, "first", reply_markup=keyboard("Yes", "No"))
+    await bot.send_message(1001, "second", reply_markup=keyboard("Yes"))
+    # a predicate skips (and consumes) non-matching messages
+    second = await alice.wait_for(lambda msg: msg.text == "second")
+    assert alice.unread() == []
+    q_old = await alice.press("Yes", message_id=first.message_id)
+    q_new = await alice.press(second.buttons[0][0])  # the (text, data) tuple works too
+    q_data = await alice.press(None, data="no")
+    updates = await bot.get_updates(offset=0, timeout=0, allowed_updates=["callback_query"])
+    pressed = [(u.callback_query.message.message_id, u.callback_query.data) for u in updates]
+    assert pressed == [(first.message_id, "yes"), (second.message_id, "yes"), (first.message_id, "no")]
+    assert updates[0].callback_query.id == q_old.id and q_new.id != q_data.id
+    assert await bot.answer_callback_query(q_old.id, "Alert!", show_alert=True)
+    assert q_old.answered and q_old.show_alert and q_old.answer_text == "Alert!"
+    with pytest.raises(BadRequest, match="(?i)query is too old"):
+        await bot.answer_callback_query(q_old.id)  # only once
+
+    rgba = io.BytesIO()
+    Image.new("RGBA", (100, 400), (0, 0, 0, 0)).save(rgba, "PNG")
+    tall = await alice.send_photo(rgba.getvalue())
+    assert [(p["width"], p["height"]) for p in tall.photo] == [(22, 90), (80, 320), (100, 400)]

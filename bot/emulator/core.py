@@ -934,7 +934,7 @@ class EmulatorCore:
         msg = chat.messages.get(message_id)
         if msg is None or msg.deleted:
             raise LookupError(f"message {message_id} does not exist in chat {chat.id}")
-        query = CallbackQueryRecord(id=str(next(self._ids) * 7919 + user.id * 1000003),
+        query = CallbackQueryRecord(id=str(secrets.randbits(62)),
                                     chat_id=chat.id, message_id=message_id, data=data, user_id=user.id,
                                     time=self.clock())
         bot.callback_queries[query.id] = query

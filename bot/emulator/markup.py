@@ -163,9 +163,9 @@ def check_markdown_v2(text: str) -> str:
             _toggle(open_marks, c)
             i += 1
             continue
-        if c == "[":
+        if c == "[" or (c == "!" and text.startswith("![", i)):  # link or custom emoji
             link_depth += 1
-            i += 1
+            i += 1 if c == "[" else 2
             continue
         if c == "]" and link_depth:
             link_depth -= 1

@@ -125,7 +125,12 @@ class SimUser:
         InlineKeyboardButton), on ``message_id`` or else on the newest bot message having it.
         ``data=`` selects the button by callback_data instead. Returns the callback query record;
         ``await user.wait_for_answer(query)`` waits for the bot's answerCallbackQuery."""
-        text = None if button is None else (button if isinstance(button, str) else getattr(button, "text", str(button)))
+        if button is None or isinstance(button, str):
+            text = button
+        elif isinstance(button, tuple):  # an entry of BotMessage.buttons: (text, callback_data)
+            text = button[0]
+        else:
+            text = getattr(button, "text", str(button))
 
         def matches(m: BotMessage) -> dict | None:
             for row in (m.reply_markup or {}).get("inline_keyboard") or []:
