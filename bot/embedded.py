@@ -50,6 +50,21 @@ def nx_27017_command() -> list[str]:
     return [sys.executable, "-c", "import sys; from nx_27017.nx_27017 import main; sys.exit(main())"]
 
 
+def _alive(pid: int) -> bool:
+    """True while the process exists and is not a zombie."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+        return stat.rsplit(")", 1)[1].split()[0] != "Z"
+    except (OSError, IndexError):
+        return True
+
+
 class EmbeddedMongoError(RuntimeError):
     pass
 
@@ -59,7 +74,7 @@ class EmbeddedMongo:
 
     def __init__(self, data_dir: Path | str, *, host: str = "127.0.0.1", port: int | None = None,
                  startup_timeout: float = 20.0) -> None:
-        self.data_dir = Path(data_dir)
+        self.data_dir = Path(data_dir).resolve()  # the child runs with cwd=data_dir
         self.host = host
         self.port = port
         self.startup_timeout = startup_timeout
@@ -83,18 +98,55 @@ class EmbeddedMongo:
                 pass
         return "\n".join(chunks[-lines:])
 
+    @property
+    def pid_file(self) -> Path:
+        return self.data_dir / "nx.pid"
+
+    async def _clear_stale_pid_file(self) -> None:
+        """nx-27017 refuses to start while its pid file names a live process. After a crash (SIGKILL) that
+        file stays: stop the orphaned server if it is ours (an nx-27017 on this data dir), else just remove a
+        stale file (the pid may have been reused by an unrelated process, e.g. after a container restart)."""
+        try:
+            pid = int(self.pid_file.read_text().strip())
+        except (OSError, ValueError):
+            self.pid_file.unlink(missing_ok=True)
+            return
+        cmdline = ""
+        try:
+            cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+        except OSError:
+            pass
+        ours = "nx" in cmdline and "27017" in cmdline and str(self.data_dir) in cmdline
+        if ours and pid != os.getpid():
+            log.warning("stopping an orphaned nx-27017 (pid %d) left on %s", pid, self.data_dir)
+            try:
+                os.kill(pid, 15)
+                for _ in range(50):
+                    await asyncio.sleep(0.1)
+                    if not _alive(pid):
+                        break
+                else:
+                    os.kill(pid, 9)
+            except ProcessLookupError:
+                pass
+            except PermissionError:
+                return
+        self.pid_file.unlink(missing_ok=True)
+
     async def start(self) -> str:
         if self.process is not None and self.process.returncode is None:
             assert self.uri is not None
             return self.uri
         self.data_dir.mkdir(parents=True, exist_ok=True)
+        if self.pid_file.exists():
+            await self._clear_stale_pid_file()
         port = self.port or free_port(self.host)
         cmd = nx_27017_command() + [
             "--data-dir", str(self.data_dir),
             "--host", self.host,
             "--port", str(port),
             "--log-file", str(self.log_file),
-            "--pid-file", str(self.data_dir / "nx.pid"),
+            "--pid-file", str(self.pid_file),
         ]
         with open(self.output_file, "ab") as out:
             try:

@@ -66,3 +66,44 @@ async def test_outbox_saves_eml_files(tmp_path, caplog):
     files = sorted((tmp_path / "outbox").glob("*.eml"))
     assert len(files) == 2
     assert any(str(files[0]) in r.getMessage() for r in caplog.records)  # the path is logged
+
+
+async def test_relative_data_dir(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    async with EmbeddedMongo("var/mongo") as uri:
+        client = connect(uri)
+        try:
+            await client["ecg_analyzer"].things.insert_one({"_id": 1})
+        finally:
+            await client.close()
+    assert (tmp_path / "var" / "mongo" / "ecg_analyzer.db").exists()
+
+
+async def test_stale_pid_file_and_orphan_are_handled(tmp_path):
+    import os
+
+    try:
+        from tests._accounts_fixtures import start_nx
+    except ImportError:
+        from _accounts_fixtures import start_nx
+
+    data = tmp_path / "mongo"
+    data.mkdir()
+    # a stale pid file naming a live process that is not nx-27017 (pid reuse): removed, start works
+    (data / "nx.pid").write_text(str(os.getpid()))
+    async with EmbeddedMongo(data) as uri:
+        assert uri
+    # an orphaned server of a crashed run on the same data dir: stopped, then a fresh one starts
+    orphan, _ = start_nx(data)
+    try:
+        async with EmbeddedMongo(data, startup_timeout=15) as uri:
+            client = connect(uri)
+            try:
+                assert (await client.admin.command("ping"))["ok"] == 1
+            finally:
+                await client.close()
+        assert orphan.wait(5) is not None
+    finally:
+        if orphan.poll() is None:
+            orphan.kill()
+            orphan.wait()
