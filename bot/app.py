@@ -55,7 +55,7 @@ class BotRuntime:
             uri = await self._mongo.start()
             log.info("embedded MongoDB-protocol server (nx-27017) started on %s", uri)
         self._client = connect(uri)
-        db = self._client[DATABASE_NAME]
+        db = self._client.get_default_database(DATABASE_NAME)  # a database named in the URI wins
         await ensure_indexes(db)
         return db
 

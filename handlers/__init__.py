@@ -7,10 +7,17 @@ then the conversations, then the catch-alls.
 
 from __future__ import annotations
 
+import warnings
+
 from telegram import Update
+from telegram.warnings import PTBUserWarning
 from telegram.ext import Application, CommandHandler, MessageHandler, TypeHandler, filters
 
 from handlers import common, login, password_reset, registration
+
+# The role buttons are pressed on the conversation's latest message, so per-chat/per-user tracking
+# (per_message=False) is what we want; PTB warns about it for every such conversation.
+warnings.filterwarnings("ignore", message="If 'per_message=False'", category=PTBUserWarning)
 
 
 async def _write_through(update: Update, context) -> None:

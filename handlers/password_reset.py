@@ -44,6 +44,8 @@ async def receive_code(update: Update, context: ContextTypes.DEFAULT_TYPE) -> in
     try:
         await get_services(context).accounts.verify_reset_code(draft.get("email", ""), code)
     except ResetCodeInvalid as error:
+        if error.attempts_left <= 0:  # the fifth wrong code voided it
+            return await _end(update, context, texts.RESET_CODE_VOIDED)
         await reply(update, texts.RESET_CODE_INVALID.format(n=error.attempts_left))
         return RESET_CODE
     except ResetCodeExpired:
@@ -83,11 +85,11 @@ async def receive_new_confirm(update: Update, context: ContextTypes.DEFAULT_TYPE
     except (ResetCodeExpired, ResetCodeInvalid):
         return await _end(update, context, texts.RESET_CODE_EXPIRED)
     cancel_expiry(context.application, ended)
-    await notify(
-        context.application,
-        [s for s in ended if s.chat_id != update.effective_chat.id],
-        texts.SESSION_ENDED_BY_RESET,
-    )
+    here = update.effective_chat.id
+    await notify(context.application, [s for s in ended if s.chat_id != here], texts.SESSION_ENDED_BY_RESET)
+    for session in ended:
+        if session.chat_id == here:  # this chat is told below
+            await get_services(context).accounts.mark_notified(session.id)
     return await _end(update, context, texts.PASSWORD_CHANGED)
 
 

@@ -67,6 +67,9 @@ async def receive_email(update: Update, context: ContextTypes.DEFAULT_TYPE) -> i
     except validation.ValidationError as error:
         await reply(update, f"{texts.VALIDATION[error.code]}\n\n{texts.ASK_EMAIL}")
         return EMAIL
+    if await get_services(context).accounts.email_taken(email):
+        await reply(update, texts.EMAIL_TAKEN)
+        return EMAIL
     draft = context.user_data.setdefault(DRAFT, {})
     draft["email"] = email
     if "password_hash" in draft:  # back here after "email taken": the password is kept

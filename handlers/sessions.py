@@ -44,18 +44,21 @@ def cancel_expiry(application: Application, sessions: Iterable[Session]) -> None
 
 
 async def notify(application: Application, sessions: Iterable[Session], text: str) -> None:
-    """Tell each session's chat; a chat that blocked the bot must not stop the others."""
+    """Tell each session's chat that it ended, and record that it was told (so a restart does not
+    tell again). A chat that blocked the bot must not stop the others."""
+    accounts = application.bot_data["services"].accounts
     for session in sessions:
         try:
             await application.bot.send_message(session.chat_id, text)
         except TelegramError as exc:
-            log.warning("could not notify chat about session end: %s", exc)
+            log.warning("could not notify a chat about its session end: %s", exc)
+            continue
+        await accounts.mark_notified(session.id)
 
 
 async def expire_due_sessions(application: Application) -> list[Session]:
     """End every session past its 24 hours, tell its user, and drop its pending job."""
-    services = application.bot_data["services"]
-    ended = await services.accounts.expire_due_sessions()
+    ended = await application.bot_data["services"].accounts.expire_due_sessions()
     cancel_expiry(application, ended)
     await notify(application, ended, texts.SESSION_EXPIRED)
     return ended
@@ -66,11 +69,15 @@ async def expire_sessions_job(context: ContextTypes.DEFAULT_TYPE) -> None:
 
 
 async def restore_sessions(application: Application) -> None:
-    """At start-up: end (and announce) sessions that expired while the bot was down, then
-    reschedule the expiry of every session still open."""
-    services = application.bot_data["services"]
-    await expire_due_sessions(application)
-    for session in await services.accounts.open_sessions():
+    """At start-up: end sessions that expired while the bot was down, tell every user whose session
+    ended unannounced (expired, or a reset whose message never went out), then reschedule the expiry
+    of every session still open."""
+    accounts = application.bot_data["services"].accounts
+    await accounts.expire_due_sessions()
+    for session in await accounts.unnotified_ended_sessions():
+        text = texts.SESSION_EXPIRED if session.end_reason == "expired" else texts.SESSION_ENDED_BY_RESET
+        await notify(application, [session], text)
+    for session in await accounts.open_sessions():
         schedule_expiry(application, session)
 
 

@@ -150,3 +150,4 @@ DATABASE_DOWN = (
 INTERNAL_ERROR = "⚠️ Something went wrong on my side. Please try again; if it keeps happening, /cancel and start over."
 UNKNOWN_COMMAND = "I don't know that command. Send /help to see what I can do."
 IN_CONVERSATION = "You're in the middle of something: answer the question above, or send /cancel to stop."
+RESET_CODE_VOIDED = "That code isn't right, and after five wrong tries it no longer works. Send /forgot to get a new one."
