@@ -9,7 +9,7 @@ import time
 import aiohttp
 import pytest
 from PIL import Image
-from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup, InputMediaDocument, InputMediaPhoto, ReplyKeyboardRemove
+from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup, InputMediaDocument, InputMediaPhoto, ReplyKeyboardMarkup, ReplyKeyboardRemove
 from telegram.error import BadRequest, Conflict, Forbidden, InvalidToken, RetryAfter
 from telegram.ext import ApplicationBuilder, CallbackQueryHandler, CommandHandler, MessageHandler, filters
 
@@ -88,10 +88,15 @@ async def test_send_message_reaches_the_user_with_markup(emu, bot):
     assert msg.buttons == [[("Medical student", "medical student")],
                            [("Healthcare professional", "healthcare professional")]]
     assert sent.entities[0].type == "bold" and sent.text == "Welcome, pick one"
-    # ReplyKeyboardRemove is accepted
+    # reply keyboards are kept per chat; ReplyKeyboardRemove removes them
+    await bot.send_message(1001, "choose", reply_markup=ReplyKeyboardMarkup([["One", "Two"]]))
+    assert (await alice.wait_for()).buttons == [] and alice.reply_keyboard["keyboard"][0][1]["text"] == "Two"
     await bot.send_message(1001, "plain", reply_markup=ReplyKeyboardRemove())
     assert (await alice.wait_for()).text == "plain"
-    assert [m.from_bot for m in alice.history()] == [False, True, True]
+    assert alice.reply_keyboard is None
+    assert [m.from_bot for m in alice.history()] == [False, True, True, True]
+    snap = alice.snapshot()
+    assert snap["user"]["username"] == "alice" and snap["messages"][1]["text"] == "Welcome, pick one"
     assert alice.last_bot_message().text == "plain"
 
 

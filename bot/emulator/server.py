@@ -58,6 +58,9 @@ async def handle_api(request: web.Request) -> web.Response:
         return _error(exc)
     except web.HTTPRequestEntityTooLarge:
         return _error(ApiError(413, "Request Entity Too Large"))
+    except Exception as exc:  # an emulator bug: say so in Telegram's shape instead of an HTML page
+        log.exception("emulator failed on %s", method)
+        return _error(ApiError(500, f"Internal Server Error: emulator bug: {exc!r}"))
     return web.json_response({"ok": True, "result": result})
 
 

@@ -249,5 +249,15 @@ class SimUser:
             return
         raise AssertionError(f"user {self.id}: unexpected bot message:\n" + _summary(self.history()))
 
+    def snapshot(self) -> dict:
+        """A JSON-able view of this user's chat (for the sandbox page's initial render)."""
+        return {
+            "user": self.record.to_api(),
+            "bot": self._bot.to_user_api(),
+            "messages": [m.to_json() for m in self.history()],
+            "reply_keyboard": self.chat.reply_keyboard,
+            "chat_actions": [{"action": a.action, "time": a.time} for a in self.chat.actions[-20:]],
+        }
+
     def __repr__(self) -> str:
         return f"SimUser(id={self.id}, first_name={self.first_name!r}, bot={self._bot.username!r})"
