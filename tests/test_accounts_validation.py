@@ -230,3 +230,15 @@ def test_email_bodies_escape_and_carry_link_and_code():
     assert "24 hours" in text and subject
     subject, text, html = reset_code_email("al", "012345")
     assert "012345" in text and "012345" in html and "15 minutes" in text
+
+
+def test_domain_never_imports_telegram():
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, accounts, accounts.service, accounts.mailer, accounts.storage, accounts.emails;"
+        "bad = sorted(m for m in sys.modules if m == 'telegram' or m.startswith('telegram.'));"
+        "assert not bad, bad"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True, timeout=60)
