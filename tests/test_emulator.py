@@ -9,7 +9,15 @@ import time
 import aiohttp
 import pytest
 from PIL import Image
-from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup, InputMediaDocument, InputMediaPhoto, ReplyKeyboardMarkup, ReplyKeyboardRemove
+from telegram import (
+    Bot,
+    InlineKeyboardButton,
+    InlineKeyboardMarkup,
+    InputMediaDocument,
+    InputMediaPhoto,
+    ReplyKeyboardMarkup,
+    ReplyKeyboardRemove,
+)
 from telegram.error import BadRequest, Conflict, Forbidden, InvalidToken, RetryAfter
 from telegram.ext import ApplicationBuilder, CallbackQueryHandler, CommandHandler, MessageHandler, filters
 
@@ -367,6 +375,7 @@ async def test_wait_for_fails_with_the_chat_tail(emu, bot):
         await alice.expect_silence(0.1)
 
 
+@pytest.mark.filterwarnings("ignore:.*retry_after.*")  # PTB's own deprecation notice on RetryAfter
 async def test_injected_errors_and_several_emulators(emu, bot):
     emu.inject_error("sendMessage", 429, "Too Many Requests: retry after 1", retry_after=1)
     alice = emu.user(1001)

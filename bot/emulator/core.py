@@ -50,9 +50,6 @@ CHAT_ACTIONS = {
     "upload_video_note",
 }
 
-UPDATE_TYPES_DEFAULT = None  # all types we produce
-
-
 @dataclass
 class UploadedFile:
     """A file part of a multipart request."""
@@ -148,11 +145,6 @@ class RequestRecord:
 
 
 # ---------------------------------------------------------------- parameter helpers
-def _raw(p: dict, name: str):
-    value = p.get(name)
-    return None if value is None else value
-
-
 def _json(p: dict, name: str, error: str | None = None):
     value = p.get(name)
     if isinstance(value, str):

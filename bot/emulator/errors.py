@@ -27,9 +27,5 @@ def forbidden(text: str) -> ApiError:
     return ApiError(403, f"Forbidden: {text}")
 
 
-UNAUTHORIZED = (401, "Unauthorized")
-NOT_FOUND = (404, "Not Found")
-
-
 class WaitTimeout(TimeoutError):
     """Raised by the simulated users' ``wait_for*`` helpers when nothing matching arrived in time."""
