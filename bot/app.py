@@ -47,6 +47,11 @@ class BotRuntime:
         self._client: Any = None
         self._bot_username = ""
 
+    @property
+    def outbox(self) -> EmbeddedOutbox | None:
+        """The embedded mail outbox, when SMTP_HOST is unset (the sandbox shows it as a mailbox)."""
+        return self._outbox
+
     # --- services -------------------------------------------------------------------------------
     async def _start_database(self) -> Any:
         uri = self.settings.mongodb_uri
