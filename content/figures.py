@@ -153,7 +153,7 @@ def _draw_leads() -> bytes:
     ax.set_ylim(-10, 10)
     ax.set_aspect("equal")
     ax.axis("off")
-    ax.add_patch(Ellipse((0, -1), 15, 17, fill=False, lw=2, ec="#555555"))
+    ax.add_patch(Ellipse((0, 0.8), 15, 15.4, fill=False, lw=2, ec="#555555"))
     ax.plot([0, 0], [6.5, -4.5], color="#999999", lw=5, solid_capstyle="round")  # sternum
     for name, y in zip(("2nd", "3rd", "4th", "5th"), [4.5, 2.5, 0.5, -1.5]):  # intercostal spaces
         ax.text(-7.6, y, f"{name} ICS", fontsize=8, color="#888888", ha="right")
