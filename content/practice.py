@@ -236,3 +236,23 @@ def top_missed_topics(state: PracticeState, n: int = 3) -> list[tuple[str, int]]
     items = [(t, c) for t, c in state.misses.items() if c > 0]
     items.sort(key=lambda tc: (-tc[1], tc[0]))
     return items[:n]
+
+
+def practice_candidates(
+    state: PracticeState,
+    case_item_ids: list[str],
+    rng: random.Random,
+    fresh_drills: int = 1,
+    drill_kinds: tuple[str, ...] | None = None,
+) -> list[str]:
+    """Candidate items for :func:`pick_next`: every instructor case offered, every drill
+    this user has already seen (so wrong ones come back when due) and ``fresh_drills``
+    new drill ids (drills are endless, so "new" is always available)."""
+    from content.drills import new_drill_id
+
+    seen_drills = [k for k in state.schedule if k.startswith(DRILL_PREFIX)]
+    fresh = [
+        drill_item(new_drill_id(rng, rng.choice(drill_kinds) if drill_kinds else None))
+        for _ in range(fresh_drills)
+    ]
+    return list(dict.fromkeys(list(case_item_ids) + seen_drills + fresh))

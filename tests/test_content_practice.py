@@ -134,3 +134,20 @@ def test_item_ids():
     assert case_item("abc") == "case:abc" and parse_item("case:abc") == ("case", "abc")
     with pytest.raises(ValueError):
         parse_item("lesson:x")
+
+
+def test_practice_candidates_mix_cases_seen_drills_and_fresh():
+    from content.drills import drill_from_id
+    from content.practice import practice_candidates
+
+    rng = random.Random(4)
+    s = record_answer(PracticeState(), "drill:rate-17", "rate", False, T0)
+    c = practice_candidates(s, ["case:x", "case:y"], rng, fresh_drills=2, drill_kinds=("qrs_width",))
+    assert c[:3] == ["case:x", "case:y", "drill:rate-17"] and len(c) == 5
+    for item in c[3:]:
+        kind, drill_id = parse_item(item)
+        assert kind == "drill" and drill_from_id(drill_id, render=False).kind == "qrs_width"
+    # the missed drill is picked once due, ahead of fresh drills and unseen cases
+    s = record_answer(s, "case:z", "normal", True, T0)
+    s = record_answer(s, "case:w", "normal", True, T0)
+    assert pick_next(s, c, T0 + timedelta(minutes=1), rng) == "drill:rate-17"
