@@ -27,17 +27,32 @@ from bot.services import SERVICES_KEY, Services
 from bot.update_processor import PerChatUpdateProcessor
 from handlers import register_handlers, texts
 from handlers.sessions import restore_sessions
+from inference.history import AnalysisHistory
+from inference.queue import AnalysisQueue
 
 log = logging.getLogger(__name__)
 
 DATABASE_NAME = "ecg_analyzer"
+ANALYSIS_WORKERS = 1  # TensorFlow already uses every core for one image; more workers only add memory
+
+
+def analyse_image(data: bytes):
+    """Classify an image and, for an ECG, draw its heat map. Runs in the analysis pool's thread."""
+    import inference  # TensorFlow loads on first use, not at bot start
+
+    result = inference.classify(data)
+    heatmap = inference.heatmap_png(data) if result.is_ecg else None
+    return result, heatmap
 
 
 class BotRuntime:
     """Everything one running bot needs, started and stopped in the right order."""
 
-    def __init__(self, settings: Settings, *, clock: Clock | None = None, poll_timeout: float = 10) -> None:
+    def __init__(
+        self, settings: Settings, *, clock: Clock | None = None, poll_timeout: float = 10, warm_model: bool = False
+    ) -> None:
         self.settings = settings
+        self.warm_model = warm_model
         self.clock = clock or SystemClock()
         self.poll_timeout = poll_timeout
         self.application: Application | None = None
@@ -85,7 +100,17 @@ class BotRuntime:
         accounts = AccountService(
             db, mailer, self.clock, resolve_jwt_secret(self.settings), deep_link=self._deep_link
         )
-        self.services = Services(settings=self.settings, accounts=accounts, clock=self.clock, db=db)
+        history = AnalysisHistory(db)
+        await history.ensure_indexes()
+        self.services = Services(
+            settings=self.settings,
+            accounts=accounts,
+            clock=self.clock,
+            db=db,
+            analysis=AnalysisQueue(workers=ANALYSIS_WORKERS),
+            history=history,
+            analyse=analyse_image,
+        )
         self.application = self._build_application(db)
         self.application.bot_data[SERVICES_KEY] = self.services
         await self.application.initialize()
@@ -96,7 +121,23 @@ class BotRuntime:
         await self.application.updater.start_polling(
             poll_interval=0, timeout=self.poll_timeout, drop_pending_updates=False
         )
+        if self.warm_model:
+            self.application.create_task(self._warm_model())
         log.info("bot @%s is running", self._bot_username)
+
+    async def _warm_model(self) -> None:
+        """Load the model in the analysis pool right away, so the first user doesn't wait for it."""
+
+        def load() -> None:
+            import inference
+
+            inference.get_classifier()
+
+        try:
+            await self.services.analysis.run(load)
+            log.info("diagnosis model loaded")
+        except Exception:
+            log.exception("diagnosis model could not be loaded; analyses will report it")
 
     def _build_application(self, db: Any) -> Application:
         builder = (
@@ -124,6 +165,8 @@ class BotRuntime:
                     await app.stop()
             with contextlib.suppress(Exception):
                 await app.shutdown()
+        if self.services is not None and self.services.analysis is not None:
+            self.services.analysis.shutdown()
         if self._client is not None:
             await self._client.close()
         if self._outbox is not None:

@@ -39,7 +39,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     from bot.app import BotRuntime
 
     try:
-        asyncio.run(BotRuntime(settings).run_until_signal())
+        asyncio.run(BotRuntime(settings, warm_model=True).run_until_signal())
     except KeyboardInterrupt:
         pass
     return 0

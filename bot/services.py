@@ -6,6 +6,8 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from accounts.clock import Clock
     from accounts.service import AccountService
     from bot.config import Settings
@@ -19,6 +21,9 @@ class Services:
     accounts: "AccountService"
     clock: "Clock"
     db: Any
+    analysis: Any = None  # inference.queue.AnalysisQueue: the bounded pool the model runs in
+    history: Any = None  # inference.history.AnalysisHistory
+    analyse: "Callable[[bytes], tuple[Any, bytes | None]] | None" = None  # image -> (Result, heat map PNG)
     extras: dict[str, Any] = field(default_factory=dict)
 
 

@@ -11,9 +11,16 @@ import warnings
 
 from telegram import Update
 from telegram.warnings import PTBUserWarning
-from telegram.ext import Application, CommandHandler, MessageHandler, TypeHandler, filters
+from telegram.ext import (
+    Application,
+    CallbackQueryHandler,
+    CommandHandler,
+    MessageHandler,
+    TypeHandler,
+    filters,
+)
 
-from handlers import common, login, password_reset, registration
+from handlers import common, diagnosis, login, password_reset, registration
 
 # The role buttons are pressed on the conversation's latest message, so per-chat/per-user tracking
 # (per_message=False) is what we want; PTB warns about it for every such conversation.
@@ -36,8 +43,13 @@ def register_handlers(application: Application) -> None:
             registration.build(),
             login.build(),
             password_reset.build(),
+            CommandHandler("history", diagnosis.history),
+            MessageHandler(filters.PHOTO, diagnosis.receive_photo),
+            MessageHandler(filters.Document.ALL, diagnosis.receive_document),
+            CallbackQueryHandler(diagnosis.preview_button, pattern=f"^{diagnosis.CALLBACK}"),
             CommandHandler("cancel", common.nothing_to_cancel),
             MessageHandler(filters.COMMAND, common.unknown_command),
+            MessageHandler(filters.UpdateType.MESSAGE, common.anything_else),
         ]
     )
     application.add_handler(TypeHandler(Update, _write_through), group=100)

@@ -92,3 +92,8 @@ async def error_handler(update: object, context: ContextTypes.DEFAULT_TYPE) -> N
             await update.effective_chat.send_message(text)
         except Exception:  # the chat may be unreachable too; the log above has the cause
             log.warning("could not tell the user about the error")
+
+
+async def anything_else(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """A message outside any conversation that is neither a command nor an image."""
+    await reply(update, texts.NOT_UNDERSTOOD)

@@ -15,6 +15,7 @@ COMMANDS: list[tuple[str, str]] = [
     ("forgot", "Reset a forgotten password"),
     ("resend", "Send a fresh activation link"),
     ("me", "Who am I logged in as"),
+    ("history", "Your last 10 analyses (/history clear deletes them)"),
     ("help", "All commands"),
     ("cancel", "Leave the current step"),
 ]
@@ -38,6 +39,7 @@ HELP = (
     "/forgot – reset a forgotten password with a code sent by email\n"
     "/resend – send a fresh activation link (optionally <code>/resend you@example.com</code>)\n"
     "/me – show who you are logged in as\n"
+    "/history – your last 10 analyses; <code>/history clear</code> deletes them\n"
     "/cancel – leave whatever you are doing\n\n"
     "Sessions last 24 hours; I'll tell you when yours ends."
 )
@@ -148,6 +150,61 @@ DATABASE_DOWN = (
     "step again in a minute."
 )
 INTERNAL_ERROR = "⚠️ Something went wrong on my side. Please try again; if it keeps happening, /cancel and start over."
+NOT_UNDERSTOOD = "Send me an ECG as a photo or an image file to analyse it, or /help for everything I can do."
 UNKNOWN_COMMAND = "I don't know that command. Send /help to see what I can do."
 IN_CONVERSATION = "You're in the middle of something: answer the question above, or send /cancel to stop."
 RESET_CODE_VOIDED = "That code isn't right, and after five wrong tries it no longer works. Send /forgot to get a new one."
+
+# --- ECG upload and diagnosis (issue 4) ------------------------------------------------------
+ACCEPTED_FORMATS = "Send the ECG as a photo, or as a JPG, JPEG or PNG image file."
+EXTENSION_NOT_ALLOWED = "image file extension is not allowed"  # SPEC
+FILE_TOO_LARGE = (
+    "This file is {size_mb:.0f} MB; I can download files up to 20 MB. Send a smaller photo or image "
+    "file of the ECG."
+)
+PREVIEW_CAPTION = "Is this the ECG you want analysed?"
+CONFIRM_BUTTON = "Confirm"
+CANCEL_BUTTON = "Cancel"
+PREVIEW_REPLACED = "You sent a new image, so it replaces the one that was waiting for confirmation."
+PREVIEW_CANCELLED = "Cancelled — nothing was analysed or kept."
+PREVIEW_GONE = "This preview is no longer active. Send the ECG again."
+PREVIEW_EXPIRED = "This preview expired (10 minutes without an answer). Send the ECG again when you're ready."
+PHOTO_TIP = (
+    "💡 Telegram compresses photos to about 1280 px. For the sharpest result send the ECG as a "
+    "<b>file</b> (📎 → File): the whole page, flat, in good light, without shadows or glare."
+)
+PHOTO_TOO_SMALL = (
+    "⚠️ This photo is only {width}×{height} px, which may be too small to read the tracing. "
+    "If you can, send the ECG as a <b>file</b> (📎 → File): whole page, flat, good light."
+)
+PROGRESS_DOWNLOADING = "⏳ Downloading the image…"
+PROGRESS_CHECKING = "✅ Downloaded\n⏳ Checking the image…"
+PROGRESS_QUEUED = "✅ Downloaded\n✅ Checked\n⏳ Waiting for the analyser — place {position} in the queue…"
+PROGRESS_ANALYSING = "✅ Downloaded\n✅ Checked\n⏳ Analysing the ECG…"
+PROGRESS_DONE = "✅ Downloaded\n✅ Checked\n✅ Analysed"
+DOWNLOAD_FAILED = "⚠️ I couldn't download the image from Telegram. Please send it again."
+UNREADABLE_IMAGE = "⚠️ I can't read this file as an image. " + ACCEPTED_FORMATS
+ANALYSIS_FAILED = "⚠️ The analysis failed on my side. Nothing was saved — please send the ECG again in a moment."
+QUEUE_FULL = "⚠️ Too many ECGs are being analysed right now. Please send yours again in a minute."
+MODEL_UNAVAILABLE = "⚠️ The diagnosis model is not available on this server right now. Please try again later."
+RESULT = "<b>{name}</b> — confidence {confidence:.0%}\n\n<pre>{chart}</pre>"
+RESULT_UNCERTAIN = (
+    "<b>Uncertain</b> — I can't tell confidently. The two most likely readings are "
+    "<b>{first}</b> ({p1:.0%}) and <b>{second}</b> ({p2:.0%}).\n\n<pre>{chart}</pre>"
+)
+NOT_AN_ECG = "Medical diagnosis not available for the ECG image"  # SPEC
+NOT_AN_ECG_DETAILS = (
+    "Why: {reason}\n\nTips: send a 12-lead ECG printout — the whole page, flat, in good light, "
+    "without glare; as a file (📎 → File) if you can."
+)
+DISCLAIMER = (
+    "<i>Educational aid trained on one hospital's printouts; not a medical device. Confirm with a "
+    "qualified clinician.</i>"
+)
+HEATMAP_CAPTION = "Heat map: the areas of the tracing that weighed most in the result ({name})."
+EXPLAIN_BUTTON = "Explain this diagnosis"
+HISTORY_EMPTY = "You have no analyses yet. Send an ECG photo to start."
+HISTORY_HEADER = "<b>Your last analyses</b> (newest first):"
+HISTORY_LINE = "{date} — {name} ({confidence})"
+HISTORY_NOT_ECG = "not an ECG"
+HISTORY_CLEARED = "Your analysis history is cleared ({n} removed)."

@@ -322,7 +322,7 @@ async def test_cancel_leaves_any_conversation(harness):
     await dave.send_text("/cancel")
     assert (await dave.wait_for()).raw_text == texts.CANCELLED
     await dave.send_text("dave")  # no longer in a conversation: not taken as a username
-    await dave.expect_silence(0.3)
+    assert (await dave.wait_for()).raw_text == texts.NOT_UNDERSTOOD
 
 
 async def test_unknown_command(harness):
