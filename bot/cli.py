@@ -17,6 +17,9 @@ ECG Analyzer needs a Telegram bot token to talk to Telegram.
          export TELEGRAM_BOT_TOKEN=123456:ABC-DEF...
   3. Run `ecg-bot` again.
 
+No token yet? Try the whole bot in your browser first, without Telegram or internet:
+     ecg-bot sandbox          (then open the URL it prints, http://127.0.0.1:8080 by default)
+
 Everything else (database, mail) has embedded defaults; see .env.example for all settings.
 """
 
@@ -49,6 +52,7 @@ def cmd_run(args: argparse.Namespace) -> int:
 DELEGATED = {
     "train": ("training.cli", "train_main", "train the ResNet50 classifier"),
     "evaluate": ("training.cli", "evaluate_main", "evaluate a model and write a report"),
+    "sandbox": ("bot.sandbox", "sandbox_main", "try the bot in a browser, no token needed: a local Telegram look-alike"),
     "predict": ("inference.cli", "predict_main", "classify ECG images: predict [--json] [--heatmap DIR] IMAGE..."),
 }
 

@@ -1,0 +1,186 @@
+"""`ecg-bot sandbox` in a real browser: headless Chromium (Debian's) driven with Selenium through
+register → open the activation mail in the Mailbox → click the link → login → logout, asserting on
+what the page shows. The sandbox runs in-process (the same `start_sandbox` `ecg-bot sandbox` uses),
+with its embedded nx-27017 and mail outbox; the Selenium calls run in a thread so the event loop
+keeps serving the page and the bot.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import uuid
+
+import pytest
+
+from bot.config import Settings
+from bot.embedded import free_port
+from bot.sandbox.browser import chromium_driver, ensure_browser
+from bot.sandbox.server import start_sandbox
+
+PASSWORD = "Str0ng!pass"
+EMAIL = "alice@example.com"
+WAIT = 20
+
+
+@pytest.fixture(scope="module")
+def browser_available():
+    reason = ensure_browser()
+    if reason:
+        if os.environ.get("CI", "").lower() in ("1", "true", "yes"):
+            pytest.fail(f"browser tests need headless Chromium: {reason}", pytrace=False)
+        pytest.skip(f"browser tests need headless Chromium: {reason}")
+
+
+@pytest.fixture
+async def sandbox(tmp_path, cheap_hashing):
+    settings = Settings(data_dir=tmp_path / "data", jwt_secret="sandbox-test-" + uuid.uuid4().hex)
+    sb = await start_sandbox(settings, "127.0.0.1", free_port(), poll_timeout=1)
+    try:
+        yield sb
+    finally:
+        await sb.stop()
+
+
+class Page:
+    """Synchronous helpers over the sandbox page (run in a worker thread)."""
+
+    def __init__(self, driver, url: str) -> None:
+        from selenium.webdriver.support.ui import WebDriverWait
+
+        self.d = driver
+        self.url = url
+        self.wait = WebDriverWait(driver, WAIT, poll_frequency=0.1)
+
+    def css(self, selector):
+        from selenium.webdriver.common.by import By
+
+        return self.d.find_elements(By.CSS_SELECTOR, selector)
+
+    def until(self, condition, message: str):
+        from selenium.common.exceptions import StaleElementReferenceException, TimeoutException
+
+        def check(_driver):
+            try:
+                return condition()
+            except StaleElementReferenceException:  # a bubble re-rendered (edited) meanwhile
+                return None
+
+        try:
+            return self.wait.until(check)
+        except TimeoutException as exc:
+            bubbles = [f"{m['from']}#{m['id']}: {m['text'][:120]!r}" for m in self.messages()]
+            raise AssertionError(f"{message}\nchat on the page:\n  " + "\n  ".join(bubbles[-12:])) from exc
+
+    def messages(self) -> list[dict]:
+        """The bubbles on the page, read in one go (no stale elements)."""
+        return self.d.execute_script(
+            "return [...document.querySelectorAll('#messages .msg')].map(m => ({id: Number(m.dataset.messageId),"
+            " from: m.dataset.from, text: m.querySelector('.text').innerText}))")
+
+    def bubble(self, message_id: int):
+        return self.css(f'#messages .msg[data-message-id="{message_id}"]')[0]
+
+    def open(self) -> None:
+        self.d.get(self.url)
+        self.until(lambda: self.css('#users li.active[data-user-id="1001"]'), "Alice's chat is not selected")
+        self.until(lambda: self.d.execute_script("return document.body.dataset.live") == "1",
+                   "the page never connected its WebSocket")
+
+    def last_id(self) -> int:
+        return max((m["id"] for m in self.messages()), default=0)
+
+    def bot_text_after(self, after: int, needle: str) -> int:
+        """Waits for a bot bubble newer than ``after`` containing ``needle``; returns its message id."""
+        def find():
+            for m in self.messages():
+                if m["from"] == "bot" and m["id"] > after and needle in m["text"]:
+                    return m["id"]
+            return None
+
+        return self.until(find, f"no new bot message containing {needle!r}")
+
+    def user_bubbles(self) -> list[str]:
+        return [m["text"] for m in self.messages() if m["from"] == "user"]
+
+    def send(self, text: str, expect: str):
+        from selenium.webdriver.common.keys import Keys
+
+        before = self.last_id()
+        box = self.css("#input")[0]
+        box.send_keys(text)
+        box.send_keys(Keys.ENTER)
+        return self.bot_text_after(before, expect)
+
+    def send_secret(self, text: str, expect: str):
+        reply = self.send(text, expect)
+        self.until(lambda: not any(text in t for t in self.user_bubbles()),
+                   "the password bubble is still shown: the bot should have deleted it")
+        return reply
+
+    def command_from_menu(self, command: str, expect: str):
+        before = self.last_id()
+        self.css("#menu-button")[0].click()
+        item = self.until(lambda: self.css(f'#command-menu .cmd[data-command="{command}"]'),
+                          f"/{command} is not in the command menu")[0]
+        item.click()
+        return self.bot_text_after(before, expect)
+
+
+def drive_register_activate_login_logout(driver, url: str) -> None:
+    page = Page(driver, url)
+    page.open()
+
+    # the command menu lists what setMyCommands set
+    page.css("#menu-button")[0].click()
+    menu = page.until(lambda: page.css("#command-menu .cmd"), "the command menu is empty")
+    assert {"register", "login", "logout"} <= {c.get_attribute("data-command") for c in menu}
+    page.css("#menu-button")[0].click()
+
+    # register
+    page.command_from_menu("register", "username")
+    page.send("alice", "email")
+    page.send(EMAIL, "password")
+    page.send_secret(PASSWORD, "confirm")
+    before = page.last_id()
+    prompt = page.send_secret(PASSWORD, "medical student or a healthcare professional")
+    buttons = page.bubble(prompt).find_elements("css selector", ".keyboard button")
+    assert "Medical student" in [b.text for b in buttons]
+    next(b for b in buttons if b.text == "Medical student").click()
+    created = page.bot_text_after(before, "Account created")
+    bold = [b.text for b in page.bubble(created).find_elements("css selector", ".text b")]
+    assert "alice" in bold, "the username should be bold (the bot's HTML formatting)"
+
+    # the Mailbox shows the activation mail; its link opens in the chat as /start <token>
+    mail = page.until(lambda: [m for m in page.css("#mails li.mail") if EMAIL in m.text],
+                      "no activation mail in the Mailbox")[0]
+    mail.click()
+    link = page.until(lambda: mail.find_elements("css selector", ".mail-body a.deep-link"),
+                      "the activation mail has no t.me deep link")[0]
+    before = page.last_id()
+    link.click()
+    page.bot_text_after(before, "is active")
+    assert any(t.startswith("/start ") for t in page.user_bubbles()), "the deep link should send /start <token>"
+
+    # login, then logout
+    page.command_from_menu("login", "email")
+    page.send(EMAIL, "password")
+    page.send_secret(PASSWORD, "Welcome")
+    page.send("/logout", "logged out")
+
+    # Bob's chat is separate: nothing of Alice's there
+    page.css('#users li[data-user-id="1002"]')[0].click()
+    page.until(lambda: page.css('#users li.active[data-user-id="1002"]'), "Bob's chat did not open")
+    page.until(lambda: not page.css("#messages .msg"), "Bob's chat should be empty")
+
+
+async def test_register_mail_activate_login_logout_in_chromium(browser_available, sandbox, tmp_path):
+    driver = await asyncio.to_thread(chromium_driver, tmp_path / "chromium-profile")
+    try:
+        await asyncio.to_thread(drive_register_activate_login_logout, driver, sandbox.page_url)
+    finally:
+        await asyncio.to_thread(driver.quit)
+    alice = sandbox.emulator.user(1001)
+    texts = [m.content for m in alice.history() if not m.deleted]
+    assert not any(PASSWORD in t for t in texts), "a password survived in the chat"
+    assert any("logged out" in t for t in texts)
