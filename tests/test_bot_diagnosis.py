@@ -1,0 +1,109 @@
+"""The ECG flow end to end: upload → preview → Confirm / Cancel → progress → result; /history."""
+
+from __future__ import annotations
+
+import asyncio
+import io
+
+import pytest
+from PIL import Image
+
+from handlers import texts
+
+
+def image_bytes(width=1600, height=1200, fmt="JPEG", color="white") -> bytes:
+    buffer = io.BytesIO()
+    Image.new("RGB", (width, height), color).save(buffer, fmt)
+    return buffer.getvalue()
+
+
+def preview_of(message) -> bool:
+    return message.reply_markup is not None and "Confirm" in str(message.reply_markup)
+
+
+async def test_not_logged_in_image_is_refused_and_not_kept(harness):
+    ann = harness.user(2001, "Ann")
+    await ann.send_photo(image_bytes())
+    assert (await ann.wait_for()).raw_text == texts.PLEASE_LOGIN
+    await ann.send_document(image_bytes(fmt="PNG"), "ecg.png", "image/png")
+    assert (await ann.wait_for()).raw_text == texts.PLEASE_LOGIN
+    assert not await harness.db["ptb_user_data"].find_one({"owner_id": 2001, "data.pending_ecg": {"$exists": True}})
+
+
+async def test_wrong_file_type_and_too_large(harness):
+    ann = harness.user(2001, "Ann")
+    await harness.signed_up(ann)
+    await ann.send_document(b"%PDF-1.4 not an image", "ecg.pdf", "application/pdf")
+    refused = await ann.wait_for()
+    assert refused.raw_text.startswith("image file extension is not allowed")
+    assert "JPG, JPEG or PNG" in refused.raw_text
+    await ann.send_document(image_bytes(fmt="GIF"), "ecg.gif", "image/gif")
+    assert (await ann.wait_for()).raw_text.startswith("image file extension is not allowed")
+    big = b"\xff\xd8" + b"\0" * (21 * 1024 * 1024)
+    await ann.send_document(big, "huge.jpg", "image/jpeg")
+    assert "up to 20 MB" in (await ann.wait_for()).text
+
+
+async def test_photo_preview_cancel_and_first_time_tip(harness):
+    ann = harness.user(2001, "Ann")
+    await harness.signed_up(ann)
+    await ann.send_photo(image_bytes())
+    preview = await ann.wait_for(preview_of)
+    assert preview.kind == "photo" and preview.caption == texts.PREVIEW_CAPTION
+    assert [b[0] for row in preview.buttons for b in row] == ["Confirm", "Cancel"]
+    assert "as a file" in (await ann.wait_for()).text  # told once how to send a sharper file
+    await ann.press("Cancel", preview.message_id)
+    edited = await ann.wait_for_edit(preview.message_id, lambda m: m.caption == texts.PREVIEW_CANCELLED)
+    assert edited.reply_markup is None
+    await ann.send_document(image_bytes(fmt="PNG"), "ecg.png", "image/png")
+    second = await ann.wait_for(preview_of)
+    assert second.kind == "document"
+    await ann.expect_silence(0.3)  # the tip is not repeated
+
+
+async def test_small_photo_gets_advice(harness):
+    ann = harness.user(2001, "Ann")
+    await harness.signed_up(ann)
+    await ann.send_photo(image_bytes(600, 400))
+    await ann.wait_for(preview_of)
+    assert "too small" in (await ann.wait_for()).text
+
+
+async def test_new_image_replaces_the_waiting_one(harness):
+    ann = harness.user(2001, "Ann")
+    await harness.signed_up(ann)
+    await ann.send_document(image_bytes(fmt="PNG"), "first.png", "image/png")
+    first = await ann.wait_for(preview_of)
+    await ann.send_document(image_bytes(fmt="PNG", color="gray"), "second.png", "image/png")
+    assert (await ann.wait_for()).raw_text == texts.PREVIEW_REPLACED
+    await ann.wait_for(preview_of)
+    assert first.caption == texts.PREVIEW_REPLACED and first.reply_markup is None
+    with pytest.raises(LookupError):  # the old buttons are gone
+        await ann.press("Confirm", first.message_id)
+
+
+async def test_unanswered_preview_expires(harness):
+    ann = harness.user(2001, "Ann")
+    await harness.signed_up(ann)
+    await ann.send_document(image_bytes(fmt="PNG"), "ecg.png", "image/png")
+    preview = await ann.wait_for(preview_of)
+    harness.clock.advance(__import__("datetime").timedelta(minutes=11))
+    jobs = []
+    for _ in range(100):  # the handler schedules the job right after sending the preview
+        jobs = [j for j in harness.application.job_queue.jobs() if j.name.startswith("preview:")]
+        if jobs:
+            break
+        await asyncio.sleep(0.02)
+    assert len(jobs) == 1
+    await jobs[0].run(harness.application)
+    await ann.wait_for_edit(preview.message_id, lambda m: m.caption == texts.PREVIEW_EXPIRED)
+    assert preview.reply_markup is None
+
+
+async def test_history_empty_and_requires_login(harness):
+    ann = harness.user(2001, "Ann")
+    await ann.send_text("/history")
+    assert (await ann.wait_for()).raw_text == texts.PLEASE_LOGIN
+    await harness.signed_up(ann)
+    await ann.send_text("/history")
+    assert (await ann.wait_for()).raw_text == texts.HISTORY_EMPTY
