@@ -6,14 +6,11 @@ import asyncio
 import logging
 from email.message import EmailMessage
 from email.utils import formatdate, make_msgid, parseaddr
-from typing import TYPE_CHECKING, Any, Awaitable, Callable, Protocol, runtime_checkable
+from typing import Any, Awaitable, Callable, Protocol, runtime_checkable
 
 import aiosmtplib
 
 from .errors import MailNotSent
-
-if TYPE_CHECKING:  # pragma: no cover
-    from bot.config import Settings
 
 __all__ = ["Mailer", "SmtpMailer", "build_message"]
 
@@ -89,7 +86,7 @@ class SmtpMailer:
     @classmethod
     def from_settings(
         cls,
-        settings: "Settings",
+        settings: Any,  # bot.config.Settings or anything with its smtp_* / mail_from fields
         host_override: str | None = None,
         port_override: int | None = None,
         **kwargs: Any,
