@@ -102,16 +102,16 @@ Handler = Callable[..., Awaitable[Any]]
 
 
 def require_login(callback: Handler) -> Handler:
-    """Run `callback(update, context, session)` only with a valid session; otherwise answer
+    """Run `callback(update, context, session, *args)` only with a valid session; otherwise answer
     "Please /login first" and end any conversation the update belongs to."""
 
     @functools.wraps(callback)
-    async def wrapper(update: Update, context: ContextTypes.DEFAULT_TYPE) -> Any:
+    async def wrapper(update: Update, context: ContextTypes.DEFAULT_TYPE, *args: Any) -> Any:
         session = await current_session(update, context)
         if session is None:
             if update.callback_query is not None:
                 await update.callback_query.answer()
             return ConversationHandler.END
-        return await callback(update, context, session)
+        return await callback(update, context, session, *args)
 
     return wrapper

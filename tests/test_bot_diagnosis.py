@@ -107,3 +107,45 @@ async def test_history_empty_and_requires_login(harness):
     await harness.signed_up(ann)
     await ann.send_text("/history")
     assert (await ann.wait_for()).raw_text == texts.HISTORY_EMPTY
+
+
+async def _confirm(user, data: bytes, name: str = "ecg.png", mime: str = "image/png"):
+    await user.send_document(data, name, mime)
+    preview = await user.wait_for(preview_of)
+    await user.press("Confirm", preview.message_id)
+    progress = await user.wait_for_text("Downloading")
+    return preview, progress
+
+
+async def test_unreadable_image_gets_a_clear_message(harness):
+    ann = harness.user(2001, "Ann")
+    await harness.signed_up(ann)
+    _, progress = await _confirm(ann, b"\xff\xd8\xff garbage, not really a JPEG", "broken.jpg", "image/jpeg")
+    await ann.wait_for_edit(progress.message_id, lambda m: m.raw_text == texts.UNREADABLE_IMAGE)
+
+
+async def test_download_failure_can_be_retried(harness):
+    ann = harness.user(2001, "Ann")
+    await harness.signed_up(ann)
+    harness.emulator.inject_error("getFile", 500, "Internal Server Error")
+    _, progress = await _confirm(ann, b"\xff\xd8\xff garbage", "broken.jpg", "image/jpeg")
+    await ann.wait_for_edit(progress.message_id, lambda m: m.raw_text == texts.DOWNLOAD_FAILED)
+    _, progress = await _confirm(ann, b"\xff\xd8\xff garbage", "broken.jpg", "image/jpeg")
+    await ann.wait_for_edit(progress.message_id, lambda m: m.raw_text == texts.UNREADABLE_IMAGE)
+
+
+async def test_model_failure_is_reported_and_the_bot_keeps_serving(harness):
+    """The one place a stand-in is used: a crashing model cannot be provoked with a real one."""
+    ann, ben = harness.user(2001, "Ann"), harness.user(2002, "Ben")
+    await harness.signed_up(ann)
+
+    def broken_model(data: bytes):
+        raise RuntimeError("model exploded")
+
+    harness.runtime.services.analyse = broken_model
+    _, progress = await _confirm(ann, image_bytes(fmt="PNG"))
+    await ann.wait_for_edit(progress.message_id, lambda m: m.raw_text == texts.ANALYSIS_FAILED)
+    await ben.send_text("/start")
+    assert "ECG Analyzer" in (await ben.wait_for()).text
+    await ann.send_text("/history")
+    assert (await ann.wait_for()).raw_text == texts.HISTORY_EMPTY  # nothing half-saved
