@@ -26,6 +26,7 @@ from bot.persistence import MongoPersistence
 from bot.services import SERVICES_KEY, Services
 from bot.update_processor import PerChatUpdateProcessor
 from handlers import register_handlers, texts
+from handlers.practice import install as install_practice, restore_reminders
 from handlers.sessions import restore_sessions
 from inference.history import AnalysisHistory
 from inference.queue import AnalysisQueue
@@ -43,6 +44,41 @@ def analyse_image(data: bytes):
     result = inference.classify(data)
     heatmap = inference.heatmap_png(data) if result.is_ecg else None
     return result, heatmap
+
+
+async def start_database(settings: Settings) -> tuple[Any, Any, EmbeddedMongo | None]:
+    """(database, client, embedded server or None): MONGODB_URI, or else the embedded nx-27017 under
+    DATA_DIR, with the account indexes ensured."""
+    mongo = None
+    uri = settings.mongodb_uri
+    client = None
+    try:
+        if not uri:
+            mongo = EmbeddedMongo(settings.data_dir / "mongo")
+            uri = await mongo.start()
+            log.info("embedded MongoDB-protocol server (nx-27017) started on %s", uri)
+        client = connect(uri)
+        db = client.get_default_database(DATABASE_NAME)  # a database named in the URI wins
+        await ensure_indexes(db)
+        return db, client, mongo
+    except BaseException:
+        if client is not None:
+            await client.close()
+        if mongo is not None:
+            await mongo.stop()
+        raise
+
+
+@contextlib.asynccontextmanager
+async def open_database(settings: Settings):
+    """The bot's database for a one-off operator command (`ecg-bot grant-instructor`…)."""
+    db, client, mongo = await start_database(settings)
+    try:
+        yield db
+    finally:
+        await client.close()
+        if mongo is not None:
+            await mongo.stop()
 
 
 class BotRuntime:
@@ -69,14 +105,7 @@ class BotRuntime:
 
     # --- services -------------------------------------------------------------------------------
     async def _start_database(self) -> Any:
-        uri = self.settings.mongodb_uri
-        if not uri:
-            self._mongo = EmbeddedMongo(self.settings.data_dir / "mongo")
-            uri = await self._mongo.start()
-            log.info("embedded MongoDB-protocol server (nx-27017) started on %s", uri)
-        self._client = connect(uri)
-        db = self._client.get_default_database(DATABASE_NAME)  # a database named in the URI wins
-        await ensure_indexes(db)
+        db, self._client, self._mongo = await start_database(self.settings)
         return db
 
     async def _start_mailer(self) -> Mailer:
@@ -111,12 +140,14 @@ class BotRuntime:
             history=history,
             analyse=analyse_image,
         )
+        await install_practice(self.services)
         self.application = self._build_application(db)
         self.application.bot_data[SERVICES_KEY] = self.services
         await self.application.initialize()
         self._bot_username = self.application.bot.username
         await self.application.bot.set_my_commands([BotCommand(c, d) for c, d in texts.COMMANDS])
         await restore_sessions(self.application)
+        await restore_reminders(self.application)
         await self.application.start()
         await self.application.updater.start_polling(
             poll_interval=0, timeout=self.poll_timeout, drop_pending_updates=False

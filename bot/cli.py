@@ -48,6 +48,37 @@ def cmd_run(args: argparse.Namespace) -> int:
     return 0
 
 
+async def _set_instructor(settings: Settings, email: str, value: bool):
+    from accounts.clock import SystemClock
+    from accounts.service import AccountService
+    from bot.app import open_database
+    from bot.config import resolve_jwt_secret
+
+    async with open_database(settings) as db:
+        accounts = AccountService(db, None, SystemClock(), resolve_jwt_secret(settings), deep_link=lambda p: p)
+        return await accounts.grant_instructor(email, value)
+
+
+def cmd_instructor(args: argparse.Namespace) -> int:
+    """`grant-instructor EMAIL` / `revoke-instructor EMAIL`: 0 when done, 1 for an unknown email or no database."""
+    from accounts.errors import StorageUnavailable, UnknownEmail
+
+    value = args.command == "grant-instructor"
+    try:
+        user = asyncio.run(_set_instructor(Settings.from_env(), args.email, value))
+    except UnknownEmail:
+        print(f"No account with the email {args.email}.", file=sys.stderr)
+        return 1
+    except (StorageUnavailable, OSError, RuntimeError) as exc:
+        print(f"The database is not reachable: {exc}", file=sys.stderr)
+        return 1
+    if value:
+        print(f"{user.email} ({user.username}) is now an instructor; this applies at once, open sessions included.")
+    else:
+        print(f"{user.email} ({user.username}) is no longer an instructor; this applies at once.")
+    return 0
+
+
 # Subcommands with their own argument parsers; their modules (TensorFlow) load only when used.
 DELEGATED = {
     "train": ("training.cli", "train_main", "train the ResNet50 classifier"),
@@ -62,6 +93,13 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
     sub = parser.add_subparsers(dest="command")
     sub.add_parser("run", help="run the bot (the default)").set_defaults(func=cmd_run)
+    for name, help_text in (
+        ("grant-instructor", "make an account an instructor (lesson links, practice cases)"),
+        ("revoke-instructor", "make an instructor an ordinary account again"),
+    ):
+        command = sub.add_parser(name, help=help_text)
+        command.add_argument("email", help="the account's email")
+        command.set_defaults(func=cmd_instructor)
     for name, (_, _, help_text) in DELEGATED.items():
         sub.add_parser(name, help=help_text + " (see `ecg-bot %s --help`)" % name)
     return parser

@@ -20,7 +20,7 @@ from telegram.ext import (
     filters,
 )
 
-from handlers import common, diagnosis, login, password_reset, registration
+from handlers import common, diagnosis, instructor, learning, login, password_reset, practice, registration
 
 # The role buttons are pressed on the conversation's latest message, so per-chat/per-user tracking
 # (per_message=False) is what we want; PTB warns about it for every such conversation.
@@ -43,7 +43,17 @@ def register_handlers(application: Application) -> None:
             registration.build(),
             login.build(),
             password_reset.build(),
+            instructor.build(),
             CommandHandler("history", diagnosis.history),
+            CommandHandler("learn", learning.learn),
+            CommandHandler("quiz", practice.quiz),
+            CommandHandler("progress", practice.progress),
+            CommandHandler("remind", practice.remind),
+            CommandHandler("share", instructor.share),
+            CommandHandler("mycases", instructor.my_cases),
+            CallbackQueryHandler(learning.button, pattern=f"^{learning.CALLBACK}"),
+            CallbackQueryHandler(practice.button, pattern=f"^{practice.CALLBACK}"),
+            CallbackQueryHandler(instructor.my_cases_button, pattern=f"^{instructor.REMOVE_CALLBACK}"),
             MessageHandler(filters.PHOTO, diagnosis.receive_photo),
             MessageHandler(filters.Document.ALL, diagnosis.receive_document),
             CallbackQueryHandler(diagnosis.preview_button, pattern=f"^{diagnosis.CALLBACK}"),

@@ -12,7 +12,8 @@ from telegram.ext import ContextTypes
 from accounts import validation
 from accounts.errors import MailNotSent, StorageUnavailable, TokenInvalid
 from bot.services import get_services
-from handlers import texts
+from content.lessons import slug_from_payload
+from handlers import learning, texts
 from handlers.chat import reply
 
 log = logging.getLogger(__name__)
@@ -24,6 +25,10 @@ async def start(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     payload = context.args[0] if context.args else ""
     if not payload:
         await reply(update, texts.WELCOME)
+        return
+    slug = slug_from_payload(payload)
+    if slug is not None:  # a shared lesson link: t.me/<bot>?start=lesson-<slug>
+        await learning.open_from_link(update, context, slug)
         return
     await activate(update, context, payload)
 

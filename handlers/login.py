@@ -11,7 +11,7 @@ from accounts import validation
 from accounts.errors import AccountLocked, NotActivated, UnknownEmail, WrongPassword
 from accounts.models import Session
 from bot.services import get_services
-from handlers import texts
+from handlers import learning, texts
 from handlers.chat import ANSWER, delete_secret, reject_other_command, reply, typed_text
 from handlers.sessions import cancel_expiry, require_login, schedule_expiry
 
@@ -78,6 +78,7 @@ async def receive_password(update: Update, context: ContextTypes.DEFAULT_TYPE) -
             until=_utc(session.expires_at),
         ),
     )
+    await learning.open_pending_lesson(update, context, session)  # a lesson link opened while logged out
     return _finish(context)
 
 

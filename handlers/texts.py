@@ -16,6 +16,13 @@ COMMANDS: list[tuple[str, str]] = [
     ("resend", "Send a fresh activation link"),
     ("me", "Who am I logged in as"),
     ("history", "Your last 10 analyses (/history clear deletes them)"),
+    ("learn", "Lessons: how to read an ECG"),
+    ("quiz", "A practice question with feedback"),
+    ("progress", "Your practice score and weak topics"),
+    ("remind", "Daily practice question: /remind HH:MM or off"),
+    ("share", "Instructors: lesson links to share"),
+    ("addcase", "Instructors: add a diagnosis practice case"),
+    ("mycases", "Instructors: your cases and how students answered"),
     ("help", "All commands"),
     ("cancel", "Leave the current step"),
 ]
@@ -40,6 +47,10 @@ HELP = (
     "/resend – send a fresh activation link (optionally <code>/resend you@example.com</code>)\n"
     "/me – show who you are logged in as\n"
     "/history – your last 10 analyses; <code>/history clear</code> deletes them\n"
+    "/learn – lessons on reading ECGs (medical students)\n"
+    "/quiz – a practice question with immediate feedback; /progress – your score and weak topics\n"
+    "/remind <code>HH:MM</code> – a practice question every day at that time (UTC); <code>/remind off</code> stops it\n"
+    "/share, /addcase, /mycases – for instructors: lesson links, practice cases and how students answered\n"
     "/cancel – leave whatever you are doing\n\n"
     "Sessions last 24 hours; I'll tell you when yours ends."
 )
@@ -208,3 +219,94 @@ HISTORY_HEADER = "<b>Your last analyses</b> (newest first):"
 HISTORY_LINE = "{date} — {name} ({confidence})"
 HISTORY_NOT_ECG = "not an ECG"
 HISTORY_CLEARED = "Your analysis history is cleared ({n} removed)."
+
+# --- Lessons and practice (issue 6) ----------------------------------------------------------
+LEARN_HEADER = "<b>Lessons</b> 📚\nChoose a lesson; each one reads in short pages with Back / Next."
+LESSONS_STUDENTS_ONLY = (
+    "Lessons and practice questions are made for <b>medical students</b> (and their instructors), "
+    "so they aren't part of a healthcare professional's account. You can still send me an ECG for "
+    "a second opinion at any time."
+)
+LESSON_UNKNOWN = "I can't find that lesson (maybe it was renamed). Send /learn to see all lessons."
+LESSON_PAGE_HEADER = "<b>{title}</b> · page {page}/{pages}\n\n"
+LESSON_BACK = "◀ Back"
+LESSON_NEXT = "Next ▶"
+LESSON_ALL = "☰ All lessons"
+LESSON_LINK_LOGIN = (
+    "This link opens the lesson <b>{title}</b>. Please /login first (or /register if you're new) — "
+    "I'll open the lesson right after you log in."
+)
+SHARE_HEADER = "<b>Lesson links</b> to share with your students (each opens the lesson in this chat):"
+SHARE_LINE = "• {title}\n{link}"
+INSTRUCTORS_ONLY = (
+    "This command is for instructors. An instructor account is set up by the operator of this bot; "
+    "ask them if you teach."
+)
+
+QUIZ_DRILL_CAPTION = "❓ {question}"
+QUIZ_CASE_CAPTION = "❓ Which diagnosis fits this ECG best?"
+QUIZ_STALE = "This question was already answered or replaced by a newer one."
+QUIZ_CASE_GONE = "This case was removed by its instructor. Send /quiz for another question."
+QUIZ_RIGHT = "✅ <b>Right!</b> {answer}"
+QUIZ_WRONG = "❌ <b>Not quite.</b> You chose {chosen}; the answer is <b>{answer}</b>."
+QUIZ_WHY = "<b>Why:</b> {explanation}"
+QUIZ_READ = "📖 Read more: <b>{title}</b>"
+QUIZ_SCORE = "Score <b>{score}</b> · streak {streak} · {correct}/{answered} right"
+QUIZ_NEXT_BUTTON = "Next question ▶"
+QUIZ_LESSON_BUTTON = "📖 Open the lesson"
+PROGRESS = (
+    "<b>Your practice</b>\n"
+    "Score: <b>{score}</b>\n"
+    "Answered: {answered} ({accuracy:.0%} right)\n"
+    "Streak: {streak} (best {best_streak})"
+)
+PROGRESS_NONE = "You haven't answered any practice questions yet. Send /quiz to start."
+PROGRESS_MISSED = "\n\n<b>Topics you miss most</b>\n{lines}"
+PROGRESS_MISSED_LINE = "• {topic}: {count} wrong"
+TOPIC_NAMES = {
+    "rate": "Heart rate",
+    "regularity": "Rhythm regularity",
+    "qrs_width": "QRS width",
+    "pr_interval": "PR interval",
+    "myocardial_infarction": "Diagnosis: myocardial infarction",
+    "abnormal_heartbeat": "Diagnosis: abnormal heartbeat",
+    "history_of_mi": "Diagnosis: history of MI",
+    "normal": "Diagnosis: normal ECG",
+}
+
+REMIND_USAGE = (
+    "Send <code>/remind HH:MM</code> (24-hour, UTC) to get one practice question every day at that "
+    "time, or <code>/remind off</code> to stop."
+)
+REMIND_SET = "⏰ Done: a practice question every day at <b>{time} UTC</b>. <code>/remind off</code> stops it."
+REMIND_CURRENT = "⏰ Your daily practice question comes at <b>{time} UTC</b>. <code>/remind off</code> stops it."
+REMIND_NONE = "You have no daily reminder. " + REMIND_USAGE
+REMIND_OFF = "Daily reminder stopped."
+REMIND_BAD_TIME = "That isn't a time I understand. " + REMIND_USAGE
+REMIND_INTRO = "⏰ Your daily ECG practice question:"
+
+ADDCASE_ASK_IMAGE = (
+    "New practice case. Send the <b>ECG image</b> (a photo, or a JPG/PNG file). /cancel stops."
+)
+ADDCASE_NOT_IMAGE = "Please send the ECG as a photo or a JPG/PNG image file (or /cancel)."
+ADDCASE_ASK_LABEL = "What is the <b>correct diagnosis</b> for this ECG?"
+ADDCASE_PRESS_BUTTON = "Please choose the diagnosis with one of the buttons (or /cancel)."
+ADDCASE_ASK_EXPLANATION = (
+    "Correct class: <b>{label}</b>.\nNow the <b>explanation</b> students see after answering "
+    "(what to look for; up to {limit} characters):"
+)
+ADDCASE_EXPLANATION_BAD = "The explanation must be 1 to {limit} characters of text. Please send it again:"
+ADDCASE_SAVED = (
+    "✅ Case <code>{id}</code> saved ({label}). Students will meet it in /quiz; /mycases lists your cases."
+)
+MYCASES_NONE = "You have no practice cases yet. /addcase adds one."
+MYCASES_HEADER = "<b>Your practice cases</b> ({n}):"
+MYCASES_LINE = (
+    "\n<code>{id}</code> · <b>{label}</b> · added {date}\n"
+    "<i>{explanation}</i>\n"
+    "Answers: {total} ({right} right){breakdown}"
+)
+MYCASES_BREAKDOWN = " — chose: {parts}"
+MYCASES_REMOVE_BUTTON = "🗑 Remove {id}"
+MYCASES_REMOVED = "Case <code>{id}</code> removed."
+MYCASES_NOT_FOUND = "That case is already gone."
