@@ -1,0 +1,74 @@
+"""Configuration comes only from the environment; the generated JWT secret is private and stable."""
+
+from __future__ import annotations
+
+import os
+import stat
+import subprocess
+import sys
+from pathlib import Path
+
+from bot.config import DEFAULT_TELEGRAM_API_URL, Settings, resolve_jwt_secret
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_defaults_with_nothing_configured():
+    settings = Settings.from_env({})
+    assert settings.telegram_bot_token is None
+    assert settings.telegram_api_url == DEFAULT_TELEGRAM_API_URL
+    assert settings.mongodb_uri is None and settings.smtp_host is None  # embedded servers
+    assert settings.data_dir == Path("./var")
+    assert settings.bot_api_base_url == "https://api.telegram.org/bot"
+    assert settings.bot_api_file_url == "https://api.telegram.org/file/bot"
+
+
+def test_every_variable_is_read():
+    env = {
+        "TELEGRAM_BOT_TOKEN": "1:abc",
+        "TELEGRAM_API_URL": "http://127.0.0.1:8081/",
+        "MONGODB_URI": "mongodb://db/ecg",
+        "SMTP_HOST": "smtp.example.com",
+        "SMTP_PORT": "465",
+        "SMTP_USERNAME": "u",
+        "SMTP_PASSWORD": "p",
+        "SMTP_STARTTLS": "false",
+        "MAIL_FROM": "x@example.com",
+        "JWT_SECRET": "s",
+        "DATA_DIR": "/tmp/ecg",
+    }
+    settings = Settings.from_env(env)
+    assert settings.telegram_api_url == "http://127.0.0.1:8081"
+    assert settings.bot_api_base_url == "http://127.0.0.1:8081/bot"
+    assert (settings.smtp_port, settings.smtp_starttls, settings.mail_from) == (465, False, "x@example.com")
+    assert settings.data_dir == Path("/tmp/ecg")
+    assert "smtp_password" not in repr(settings) and "jwt_secret" not in repr(settings)
+
+
+def test_env_example_lists_every_variable():
+    example = (ROOT / ".env.example").read_text()
+    names = {line.split("=")[0] for line in example.splitlines() if line and not line.startswith("#")}
+    assert names == {
+        "TELEGRAM_BOT_TOKEN", "TELEGRAM_API_URL", "MONGODB_URI", "SMTP_HOST", "SMTP_PORT", "SMTP_USERNAME",
+        "SMTP_PASSWORD", "SMTP_STARTTLS", "MAIL_FROM", "JWT_SECRET", "DATA_DIR",
+    }
+
+
+def test_generated_jwt_secret_is_private_and_stable(tmp_path):
+    settings = Settings(data_dir=tmp_path / "data")
+    first = resolve_jwt_secret(settings)
+    path = tmp_path / "data" / "jwt_secret"
+    assert stat.S_IMODE(os.stat(path).st_mode) == 0o600
+    assert len(first) >= 32
+    assert resolve_jwt_secret(settings) == first
+    assert resolve_jwt_secret(Settings(data_dir=tmp_path / "data", jwt_secret="given")) == "given"
+
+
+def test_no_token_gives_a_friendly_explanation_not_a_traceback(tmp_path):
+    env = {k: v for k, v in os.environ.items() if k != "TELEGRAM_BOT_TOKEN"}
+    result = subprocess.run(
+        [sys.executable, "-m", "bot"], capture_output=True, text=True, cwd=tmp_path, env=env, timeout=60
+    )
+    assert result.returncode == 2
+    assert "@BotFather" in result.stderr and "TELEGRAM_BOT_TOKEN" in result.stderr
+    assert "Traceback" not in result.stderr
