@@ -184,3 +184,119 @@ async def test_register_mail_activate_login_logout_in_chromium(browser_available
     texts = [m.content for m in alice.history() if not m.deleted]
     assert not any(PASSWORD in t for t in texts), "a password survived in the chat"
     assert any("logged out" in t for t in texts)
+
+
+# --- the page's rendering of everything the bot can do, driven from the Bot API side -------------
+
+def _png(width: int, height: int, color=(30, 120, 200)) -> bytes:
+    import io
+
+    from PIL import Image
+
+    buf = io.BytesIO()
+    Image.new("RGB", (width, height), color).save(buf, "PNG")
+    return buf.getvalue()
+
+
+def drive_media_edits_actions(driver, url: str, bot_call, tmp_path) -> None:
+    """``bot_call(method, params, files=None)`` makes a Bot API call as the bot (from the page's thread)."""
+    from bot.emulator import UploadedFile
+
+    page = Page(driver, url)
+    page.open()
+    page.send("/start", "ECG Analyzer")  # a bot can't write first
+    img = lambda sel: page.d.execute_script(  # noqa: E731
+        "const i = document.querySelector(arguments[0]); return i && i.complete ? i.naturalWidth : 0", sel)
+
+    # chat action: "typing…" in the header, gone when the message arrives
+    bot_call("sendChatAction", {"chat_id": 1001, "action": "typing"})
+    page.until(lambda: page.css("#chat-status")[0].text == "typing…", "no typing… indicator")
+
+    # HTML formatting: only Telegram's tags, anything else shown as text
+    html = ('<b>bold</b> <i>it</i> <u>under</u> <s>struck</s> <a href="https://example.org/x">link</a> '
+            '<tg-spoiler>secret</tg-spoiler> <code>x&lt;y</code> &lt;script&gt;alert(1)&lt;/script&gt; '
+            '<img src=x onerror=alert(2)>')
+    try:
+        bot_call("sendMessage", {"chat_id": 1001, "text": html, "parse_mode": "HTML"})
+        raise AssertionError("Telegram rejects <img>: the emulator should too")
+    except Exception as exc:  # the emulator answers 400 like Telegram; send the valid part
+        assert "400" in str(exc) or "Unsupported" in str(exc), exc
+    sent = bot_call("sendMessage", {"chat_id": 1001, "text": html.rsplit(" <img", 1)[0], "parse_mode": "HTML"})
+    bubble_sel = f'#messages .msg[data-message-id="{sent["message_id"]}"]'
+    bubble = page.until(lambda: page.css(bubble_sel), "the formatted message is not shown")[0]
+    page.until(lambda: page.css("#chat-status")[0].text == "bot", "typing… should end with the message")
+    tags = page.d.execute_script(
+        "return [...document.querySelector(arguments[0] + ' .text').querySelectorAll('*')].map(e => e.tagName)",
+        bubble_sel)
+    assert {"B", "I", "U", "S", "A", "CODE", "SPAN"} <= set(tags), tags
+    assert "SCRIPT" not in tags and "IMG" not in tags
+    assert "<script>alert(1)</script>" in bubble.text and "x<y" in bubble.text
+    link = bubble.find_element("css selector", ".text a[href='https://example.org/x']")
+    assert link.get_attribute("rel") == "noopener noreferrer"
+    spoiler = bubble.find_element("css selector", ".spoiler")
+    spoiler.click()
+    assert "revealed" in spoiler.get_attribute("class")
+
+    # progress message with a keyboard, edited in place, then deleted
+    progress = bot_call("sendMessage", {"chat_id": 1001, "text": "Analysing… 10%",
+                                        "reply_markup": {"inline_keyboard": [[{"text": "Stop", "callback_data": "stop"}]]}})
+    sel = f'#messages .msg[data-message-id="{progress["message_id"]}"]'
+    page.until(lambda: "10%" in page.css(sel)[0].text, "progress message not shown")
+    page.css(sel + " .keyboard button")[0].click()
+    bot_call("editMessageText", {"chat_id": 1001, "message_id": progress["message_id"], "text": "Analysing… 90%"})
+    page.until(lambda: "90%" in page.css(sel)[0].text and "edited" in page.css(sel)[0].text,
+               "the edit did not update the bubble in place")
+    assert len(page.css(sel)) == 1
+
+    # a photo and files from the bot, shown inline
+    photo = bot_call("sendPhoto", {"chat_id": 1001, "caption": "<b>Heat map</b>", "parse_mode": "HTML"},
+                     {"photo": UploadedFile("map.png", "image/png", _png(640, 360))})
+    page.until(lambda: img(f'#messages .msg[data-message-id="{photo["message_id"]}"] img.photo') == 640,
+               "the bot's photo is not shown")
+    doc = bot_call("sendDocument", {"chat_id": 1001},
+                   {"document": UploadedFile("report.pdf", "application/pdf", b"%PDF-1.4\n%test\n")})
+    page.until(lambda: "report.pdf" in page.css(f'#messages .msg[data-message-id="{doc["message_id"]}"]')[0].text,
+               "the bot's document is not shown")
+
+    bot_call("deleteMessage", {"chat_id": 1001, "message_id": progress["message_id"]})
+    page.until(lambda: not page.css(sel), "the deleted message is still shown")
+
+    # the user sends a photo and a file from the computer
+    picture = tmp_path / "my-ecg.png"
+    picture.write_bytes(_png(300, 200, (250, 250, 250)))
+    before = page.last_id()
+    page.css("#photo-input")[0].send_keys(str(picture))
+    page.until(lambda: any(m["from"] == "user" and m["id"] > before for m in page.messages()), "photo not sent")
+    page.until(lambda: img('#messages .msg[data-from="user"][data-kind="photo"] img.photo') > 0,
+               "the user's photo is not shown")
+    page.css("#file-input")[0].send_keys(str(picture))
+    page.until(lambda: page.css('#messages .msg[data-from="user"][data-kind="document"]'), "file not sent")
+    assert "my-ecg.png" in page.css('#messages .msg[data-from="user"][data-kind="document"]')[0].text
+
+    # another user, with its own empty chat
+    page.css("#add-user-name")[0].send_keys("Carol")
+    page.css("#add-user")[0].click()
+    page.until(lambda: any("Carol" in li.text for li in page.css("#users li.active")), "Carol was not added")
+    page.until(lambda: not page.css("#messages .msg"), "Carol's chat should be empty")
+
+
+async def test_bot_media_edits_deletions_actions_render_live(browser_available, sandbox, tmp_path):
+    from bot.emulator import ApiError
+
+    loop = asyncio.get_running_loop()
+    token = sandbox.emulator.token
+
+    def bot_call(method, params, files=None):
+        future = asyncio.run_coroutine_threadsafe(sandbox.emulator.core.call(token, method, params, files), loop)
+        try:
+            return future.result(timeout=10)
+        except ApiError as exc:
+            raise RuntimeError(f"{exc.error_code} {exc}") from None
+
+    driver = await asyncio.to_thread(chromium_driver, tmp_path / "chromium-profile")
+    try:
+        await asyncio.to_thread(drive_media_edits_actions, driver, sandbox.page_url, bot_call, tmp_path)
+    finally:
+        await asyncio.to_thread(driver.quit)
+    pressed = [q.data for q in sandbox.emulator.user(1001).callback_queries]
+    assert "stop" in pressed, "pressing the inline button reaches the bot as a callback query"

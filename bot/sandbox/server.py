@@ -133,7 +133,13 @@ class Sandbox:
         return user
 
     def user_json(self, user: SimUser) -> dict:
-        return {"id": user.id, "first_name": user.first_name, "username": user.username}
+        shown = [m for m in user.history() if not m.deleted]
+        last = shown[-1] if shown else None
+        preview = None
+        if last is not None:
+            preview = last.content or {"photo": "🖼 Photo", "document": "📄 File", "sticker": "Sticker"}.get(last.kind, "")
+            preview = ("" if last.from_bot else "You: ") + preview.split("\n")[0][:80]
+        return {"id": user.id, "first_name": user.first_name, "username": user.username, "preview": preview}
 
     def commands_for(self, user_id: int) -> list[dict]:
         """The menu Telegram would show in this private chat: chat scope, then private chats, then default."""

@@ -319,7 +319,9 @@
     state.users.forEach((u, i) => {
       const chat = chatOf(u.id);
       const last = [...chat.messages.values()].filter((m) => !m.deleted).sort((a, b) => b.message_id - a.message_id)[0];
-      const preview = last ? (last.from_bot ? "" : "You: ") + (last.text || last.caption || (last.kind === "photo" ? "🖼 Photo" : "📄 File")) : "No messages yet";
+      let preview = last ? (last.from_bot ? "" : "You: ") + (last.text || last.caption || (last.kind === "photo" ? "🖼 Photo" : "📄 File")) : null;
+      if (!chat.loaded && !last) preview = u.preview;  // a chat not opened yet: the server's summary
+      preview = preview || "No messages yet";
       const li = el("li", { class: u.id === state.current ? "active" : "", "data-user-id": u.id, title: "Chat as " + u.first_name,
         onclick: () => selectUser(u.id) },
         el("div", { class: "avatar", style: "background:" + COLORS[i % COLORS.length], text: (u.first_name || "?")[0].toUpperCase() }),
