@@ -73,13 +73,18 @@ async def send_question(bot, services: Services, chat_id: int, user_id: str, rng
     candidates = practice_candidates(state, [case_item(cid) for cid in active], rng)
     item = pick_next(state, candidates, now, rng)
     kind, ident = parse_item(item)
-    if kind == "case" and ident in active:
+    if kind == "case" and ident not in active:  # defensive: only active cases are candidates
+        item = f"drill:{drills.new_drill_id(rng)}"
+        kind, ident = parse_item(item)
+    old_item, old_message = await practice.pending(user_id)
+    if old_item and old_message:  # the question it replaces can no longer be answered
+        with contextlib.suppress(TelegramError):
+            await bot.edit_message_reply_markup(chat_id, old_message, reply_markup=None)
+    await practice.set_pending(user_id, item)
+    if kind == "case":
         keyboard = _options_keyboard(item, [DISPLAY_NAMES[label] for label in CASE_LABELS])
         message = await bot.send_photo(chat_id, active[ident].file_id, caption=texts.QUIZ_CASE_CAPTION, reply_markup=keyboard)
     else:
-        if kind != "drill":  # a case removed in the meantime: a fresh drill instead
-            item = f"drill:{drills.new_drill_id(rng)}"
-            ident = parse_item(item)[1]
         drill = await asyncio.to_thread(drills.drill_from_id, ident)
         message = await bot.send_photo(
             chat_id,
@@ -87,10 +92,6 @@ async def send_question(bot, services: Services, chat_id: int, user_id: str, rng
             caption=texts.QUIZ_DRILL_CAPTION.format(question=html.escape(drill.question)),
             reply_markup=_options_keyboard(item, drill.options),
         )
-    old_item, old_message = await practice.pending(user_id)
-    if old_item and old_message:
-        with contextlib.suppress(TelegramError):
-            await bot.edit_message_reply_markup(chat_id, old_message, reply_markup=None)
     await practice.set_pending(user_id, item, message.message_id)
     return item
 
