@@ -215,7 +215,7 @@ def test_ecg_bot_sandbox_prints_one_url_and_stops_cleanly(tmp_path):
     env["TMPDIR"] = str(tmp_path)
     proc = subprocess.Popen(
         [sys.executable, "-c", "import sys; from bot.cli import main; sys.exit(main())",
-         "sandbox", "--ephemeral", "--port", str(port)],
+         "sandbox", "--ephemeral", "--no-model", "--port", str(port)],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, cwd=tmp_path,
     )
     try:

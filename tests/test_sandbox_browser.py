@@ -300,3 +300,103 @@ async def test_bot_media_edits_deletions_actions_render_live(browser_available, 
         await asyncio.to_thread(driver.quit)
     pressed = [q.data for q in sandbox.emulator.user(1001).callback_queries]
     assert "stop" in pressed, "pressing the inline button reaches the bot as a callback query"
+
+
+# --- the ECG flow in the page: upload → preview → Confirm → progress edited in place → result ------
+
+def drive_upload_confirm_result(driver, url: str, tmp_path) -> None:
+    page = Page(driver, url)
+    page.open()
+    img_width = lambda sel: page.d.execute_script(  # noqa: E731
+        "const i = document.querySelector(arguments[0]); return i && i.complete ? i.naturalWidth : 0", sel)
+
+    ecg = tmp_path / "ecg.jpg"
+    ecg.write_bytes(_ecg_like_jpeg())
+    before = page.last_id()
+    page.css("#photo-input")[0].send_keys(str(ecg))
+    preview = page.until(
+        lambda: next((m["id"] for m in page.messages() if m["from"] == "bot" and m["id"] > before
+                      and "analysed" in m["text"]), None), "no preview of the uploaded ECG")
+    sel = f'#messages .msg[data-message-id="{preview}"]'
+    page.until(lambda: img_width(sel + " img.photo") > 0, "the preview photo is not shown")
+    buttons = {b.text: b for b in page.css(sel + " .keyboard button")}
+    assert {"Confirm", "Cancel"} <= set(buttons), list(buttons)
+    buttons["Confirm"].click()
+
+    progress = page.bot_text_after(preview, "Download")  # "⏳ Downloading…", edited on to "✅ Downloaded…"
+    psel = f'#messages .msg[data-message-id="{progress}"]'
+    page.until(lambda: "Analysed" in page.css(psel)[0].text, "the progress message did not reach ✅ Analysed")
+    assert "edited" in page.css(psel)[0].text and len(page.css(psel)) == 1, "progress is edited in place"
+    page.until(lambda: not page.css(sel + " .keyboard button"), "Confirm/Cancel should be gone after confirming")
+
+    result = page.bot_text_after(progress, "confidence")
+    assert "Normal ECG" in page.css(f'#messages .msg[data-message-id="{result}"] .text b')[0].text
+    assert page.css(f'#messages .msg[data-message-id="{result}"] .text pre'), "the chart is preformatted"
+    heat = page.bot_text_after(result, "Heat map")
+    page.until(lambda: img_width(f'#messages .msg[data-message-id="{heat}"] img.photo') == 320,
+               "the heat map is not shown inline")
+
+
+def _ecg_like_jpeg() -> bytes:
+    import io
+
+    from PIL import Image, ImageDraw
+
+    image = Image.new("RGB", (1600, 1200), (255, 240, 240))
+    draw = ImageDraw.Draw(image)
+    for x in range(0, 1600, 40):
+        draw.line([(x, 0), (x, 1200)], fill=(240, 180, 180))
+    for y in range(0, 1200, 40):
+        draw.line([(0, y), (1600, y)], fill=(240, 180, 180))
+    buf = io.BytesIO()
+    image.save(buf, "JPEG", quality=85)
+    return buf.getvalue()
+
+
+async def _signed_up(sandbox, user, email=EMAIL):
+    """register → activate → login through the emulator's user API (the page takes over after)."""
+    import re
+
+    from bot.embedded import message_text
+
+    steps = [("/register", "username"), ("alice", "email"), (email, "password"), (PASSWORD, "confirm"),
+             (PASSWORD, "medical student or a healthcare professional")]
+    for text, expect in steps:
+        await user.send_text(text)
+        await user.wait_for_text(expect)
+    await user.press("Medical student")
+    await user.wait_for_text("Account created")
+    mail = await sandbox.runtime.outbox.wait_for_message(email, timeout=10)
+    token = re.search(r"\?start=([A-Za-z0-9_-]+)", message_text(mail)).group(1)
+    await user.open_deep_link(token)
+    await user.wait_for_text("is active")
+    for text, expect in (("/login", "email"), (email, "password"), (PASSWORD, "Welcome")):
+        await user.send_text(text)
+        await user.wait_for_text(expect)
+
+
+async def test_upload_confirm_progress_result_in_chromium(browser_available, sandbox, tmp_path):
+    """The model is the one stand-in (TensorFlow is too heavy for this test): a fixed result and a
+    320×200 heat map, so what is checked is the page showing the bot's real flow."""
+    from types import SimpleNamespace
+
+    await _signed_up(sandbox, sandbox.emulator.user(1001))
+    heatmap = _png(320, 200, (250, 120, 40))
+    calls = []
+
+    def stand_in_model(data: bytes):
+        calls.append(len(data))
+        result = SimpleNamespace(is_ecg=True, reason=None, label="normal", display_name="Normal ECG",
+                                 confidence=0.93, uncertain=False,
+                                 probabilities={"normal": 0.93, "abnormal_heartbeat": 0.04,
+                                                "myocardial_infarction": 0.02, "history_of_mi": 0.01},
+                                 top_two=[("normal", 0.93), ("abnormal_heartbeat", 0.04)])
+        return result, heatmap
+
+    sandbox.runtime.services.analyse = stand_in_model
+    driver = await asyncio.to_thread(chromium_driver, tmp_path / "chromium-profile")
+    try:
+        await asyncio.to_thread(drive_upload_confirm_result, driver, sandbox.page_url, tmp_path)
+    finally:
+        await asyncio.to_thread(driver.quit)
+    assert calls, "the uploaded image reached the analysis"

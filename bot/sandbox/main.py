@@ -26,6 +26,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--port", type=int, default=8080, help="port of the web page (default 8080)")
     parser.add_argument("--ephemeral", action="store_true",
                         help="keep all data in a temporary directory, deleted on exit (default: $DATA_DIR)")
+    parser.add_argument("--no-model", action="store_true",
+                        help="don't load the diagnosis model at start (it loads on the first ECG instead)")
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
     return parser
 
@@ -39,7 +41,7 @@ def sandbox_settings(data_dir: Path | None = None) -> Settings:
     return settings
 
 
-async def _serve(settings: Settings, host: str, port: int) -> int:
+async def _serve(settings: Settings, host: str, port: int, warm_model: bool = True) -> int:
     from bot.sandbox.server import start_sandbox
 
     stop = asyncio.Event()
@@ -47,7 +49,7 @@ async def _serve(settings: Settings, host: str, port: int) -> int:
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
     try:
-        sandbox = await start_sandbox(settings, host, port)
+        sandbox = await start_sandbox(settings, host, port, warm_model=warm_model)
     except OSError as exc:
         print(f"ecg-bot sandbox: cannot listen on {host}:{port}: {exc.strerror or exc}. "
               f"Try another port: ecg-bot sandbox --port {port + 1}", file=sys.stderr)
@@ -74,7 +76,7 @@ def sandbox_main(argv: list[str] | None = None) -> int:
     try:
         if args.ephemeral:
             with tempfile.TemporaryDirectory(prefix="ecg-sandbox-") as tmp:
-                return asyncio.run(_serve(sandbox_settings(Path(tmp)), args.host, args.port))
-        return asyncio.run(_serve(sandbox_settings(), args.host, args.port))
+                return asyncio.run(_serve(sandbox_settings(Path(tmp)), args.host, args.port, not args.no_model))
+        return asyncio.run(_serve(sandbox_settings(), args.host, args.port, not args.no_model))
     except KeyboardInterrupt:
         return 0

@@ -45,9 +45,10 @@ def _json_error(status: int, message: str) -> web.Response:
 class Sandbox:
     """A running sandbox. Build it with :func:`start_sandbox`; ``await stop()`` ends everything."""
 
-    def __init__(self, settings: Settings, *, poll_timeout: float = 10) -> None:
+    def __init__(self, settings: Settings, *, poll_timeout: float = 10, warm_model: bool = False) -> None:
         self.base_settings = settings
         self.poll_timeout = poll_timeout
+        self.warm_model = warm_model
         self.emulator = BotAPIEmulator(SANDBOX_TOKEN, SANDBOX_BOT_USERNAME, bot_name=SANDBOX_BOT_NAME)
         self.runtime: Any = None  # bot.app.BotRuntime
         self.settings: Settings | None = None
@@ -71,7 +72,7 @@ class Sandbox:
             )
             for user_id, name in self._load_users():
                 self.emulator.user(user_id, name)
-            self.runtime = BotRuntime(self.settings, poll_timeout=self.poll_timeout)
+            self.runtime = BotRuntime(self.settings, poll_timeout=self.poll_timeout, warm_model=self.warm_model)
             await self.runtime.start()
             self._mail_count = len(self._mail_paths())
             self._mail_task = asyncio.create_task(self._watch_mail(), name="sandbox-mail-watch")
@@ -399,9 +400,11 @@ class Sandbox:
 
 
 async def start_sandbox(settings: Settings, host: str = "127.0.0.1", port: int = 8080,
-                        *, poll_timeout: float = 10) -> Sandbox:
+                        *, poll_timeout: float = 10, warm_model: bool = False) -> Sandbox:
     """Starts the emulator (web page included), the bot with its embedded database/outbox, and
-    returns the running :class:`Sandbox` (``.url``, ``.emulator``, ``.runtime``, ``await .stop()``)."""
-    sandbox = Sandbox(settings, poll_timeout=poll_timeout)
+    returns the running :class:`Sandbox` (``.url``, ``.emulator``, ``.runtime``, ``await .stop()``).
+    ``warm_model`` loads the diagnosis model in the background at start (``ecg-bot sandbox`` does;
+    tests don't)."""
+    sandbox = Sandbox(settings, poll_timeout=poll_timeout, warm_model=warm_model)
     await sandbox.start(host, port)
     return sandbox
