@@ -3,6 +3,8 @@ spaced-repetition order, stale buttons, /progress, and /remind through the job q
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta, timezone
+
 from content import drills
 from content.lessons import get_lesson
 from content.practice import POINTS_CORRECT, STREAK_BONUS
@@ -146,6 +148,7 @@ async def test_daily_reminder_fires_and_survives_a_restart(harness):
 
     when = job().next_t
     assert (when.hour, when.minute, when.utcoffset().total_seconds()) == (7, 30, 0)
+    assert timedelta(0) < when - datetime.now(timezone.utc) <= timedelta(days=1)  # the next 07:30 UTC
     # fire it as the scheduler would at 07:30
     await job().run(harness.application)
     assert (await sam.wait_for()).raw_text == texts.REMIND_INTRO
