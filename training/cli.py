@@ -25,6 +25,7 @@ def train_main(argv: list[str] | None = None) -> int:
     ap.add_argument("--max-minutes", type=float, default=None, help="stop after the epoch that passes this budget")
     ap.add_argument("--limit-pages", type=int, default=None, help="use only N pages per split (smoke tests)")
     ap.add_argument("--workers", type=int, default=d.workers)
+    ap.add_argument("--progress", action="store_true", help="a progress bar per epoch instead of one line")
     ap.add_argument("--install", action="store_true", help="copy the final weights into inference/model/")
     a = ap.parse_args(argv)
     try:
@@ -32,7 +33,8 @@ def train_main(argv: list[str] | None = None) -> int:
 
         cfg = Config(data_dir=a.data, out_dir=a.out, epochs=a.epochs, crops_per_page=a.crops_per_page,
                      batch_size=a.batch_size, lr=a.lr, variants=a.variants, patience=a.patience, seed=a.seed,
-                     weights=a.weights, max_minutes=a.max_minutes, limit_pages=a.limit_pages, workers=a.workers)
+                     weights=a.weights, max_minutes=a.max_minutes, limit_pages=a.limit_pages, workers=a.workers,
+                     verbose=1 if a.progress else 2)
         train(cfg)
     except FileNotFoundError as exc:
         print(f"error: {exc}", file=sys.stderr)

@@ -44,6 +44,8 @@ class Config:
     limit_pages: int | None = None  # smoke tests: use only this many pages per split
     input_size: tuple[int, int] = field(default_factory=lambda: P.CROP_SIZE)
     workers: int = 2
+    cache_dir: str = str(RUNS_DIR / "cache")  # crops of every page/variant, keyed by image hash
+    verbose: int = 2  # Keras fit verbosity (1: progress bar per epoch)
 
 
 # ---------------------------------------------------------------- data
@@ -68,9 +70,10 @@ def _job(args):
     return page_crops(*args)
 
 
-def build_crops(items: list[data.Item], variants: int, seed: int, workers: int, desc: str) -> np.ndarray:
-    """uint8 array (pages, variants + 1, 16, H, W, 1), cached under runs/cache by hash."""
-    cache_dir = RUNS_DIR / "cache"
+def build_crops(items: list[data.Item], variants: int, seed: int, workers: int, desc: str,
+                cache_dir: str | Path = RUNS_DIR / "cache") -> np.ndarray:
+    """uint8 array (pages, variants + 1, 16, H, W, 1), cached by image hash."""
+    cache_dir = Path(cache_dir)
     cache_dir.mkdir(parents=True, exist_ok=True)
     out, todo = [None] * len(items), []
     for i, it in enumerate(items):
@@ -246,8 +249,8 @@ def train(cfg: Config) -> dict:
     print({k: data.counts(v) for k, v in parts.items()}, flush=True)
     y_tr = np.array([it.y for it in parts["train"]])
     y_val = np.array([it.y for it in parts["val"]])
-    tr = build_crops(parts["train"], cfg.variants, cfg.seed, cfg.workers, "train crops")
-    va = build_crops(parts["val"], 0, cfg.seed, cfg.workers, "val crops")[:, 0]
+    tr = build_crops(parts["train"], cfg.variants, cfg.seed, cfg.workers, "train crops", cfg.cache_dir)
+    va = build_crops(parts["val"], 0, cfg.seed, cfg.workers, "val crops", cfg.cache_dir)[:, 0]
     cw = class_weights(y_tr)
     print("class weights", dict(zip(LABELS, cw.round(3).tolist())), flush=True)
     t_data = time.time() - t_start
@@ -258,7 +261,8 @@ def train(cfg: Config) -> dict:
     # Fit
     history: list[dict] = []
     seq = CropSequence(tr, y_tr, cfg.crops_per_page, cfg.batch_size, cfg.seed, sample_weight=cw).seq
-    model.fit(seq, epochs=cfg.epochs, callbacks=make_callbacks(cfg, model, va, y_val, history), verbose=2)
+    model.fit(seq, epochs=cfg.epochs, callbacks=make_callbacks(cfg, model, va, y_val, history),
+              verbose=cfg.verbose)
 
     # Evaluate (validation, page level) and save the restored best weights
     from inference.model_def import save_fp16

@@ -1,0 +1,179 @@
+"""Loaded-once classifier: non-ECG refusal, page prediction from lead crops, Grad-CAM overlay."""
+
+from __future__ import annotations
+
+import io
+import threading
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+from inference import ecg_check
+from inference import preprocess as P
+from inference.labels import DISPLAY_NAMES, LABELS
+from inference.model_def import MODEL_FILE
+
+# A page is "uncertain" when the top class is below this probability or within MARGIN of the second.
+UNCERTAIN_BELOW = 0.60
+UNCERTAIN_MARGIN = 0.20
+
+
+@dataclass
+class Result:
+    is_ecg: bool
+    reason: str | None = None  # why the image was refused (None when it was classified)
+    label: str | None = None  # one of LABELS, None when refused
+    display_name: str | None = None
+    confidence: float | None = None  # probability of `label`
+    uncertain: bool = False  # True: show top_two rather than a single answer
+    probabilities: dict[str, float] = field(default_factory=dict)
+    top_two: list[tuple[str, float]] = field(default_factory=list)
+
+    def to_dict(self) -> dict:
+        d = asdict(self)
+        d["top_two"] = [list(t) for t in self.top_two]
+        return d
+
+
+def refused(reason: str) -> Result:
+    return Result(is_ecg=False, reason=reason)
+
+
+class Classifier:
+    """Holds the model; `classify` and `heatmap_png` are safe to call from several threads."""
+
+    def __init__(self, model_path: str | Path = MODEL_FILE):
+        from inference.model_def import load_fp16
+
+        model_path = Path(model_path)
+        if not model_path.exists():
+            raise FileNotFoundError(f"model file not found: {model_path} (train one with `ecg-bot train --install`)")
+        self.model, self.meta = load_fp16(model_path)
+        self.model_path = model_path
+        self._lock = threading.Lock()
+        self._predict_fn = None
+        self.predict_crops(np.zeros((P.N_CROPS,) + P.CROP_SIZE + (1,), np.float32))  # build/warm the graph
+
+    # -- model calls
+    def predict_crops(self, crops: np.ndarray) -> np.ndarray:
+        """Crop probabilities (N, 4) in inference mode."""
+        import tensorflow as tf
+
+        with self._lock:
+            if self._predict_fn is None:
+                self._predict_fn = tf.function(lambda x: self.model(x, training=False), reduce_retracing=True)
+            return np.asarray(self._predict_fn(tf.convert_to_tensor(crops, tf.float32)))
+
+    def page_probabilities(self, crops: np.ndarray) -> np.ndarray:
+        return self.predict_crops(crops).mean(axis=0)
+
+    # -- public API
+    def classify_prepared(self, prep: P.Prepared, check: bool = True) -> Result:
+        if check:
+            ok = ecg_check.check(prep.page, P.trace_area(prep.page, prep.box))
+            if not ok.is_ecg:
+                return refused(ok.reason)
+        probs = self.page_probabilities(prep.crops)
+        return result_from_probs(probs)
+
+    def classify(self, image_bytes: bytes, check: bool = True) -> Result:
+        try:
+            prep = P.prepare(image_bytes)
+        except P.NotAnImage:
+            return refused("the file is not a readable image")
+        return self.classify_prepared(prep, check=check)
+
+    def gradcam(self, crops: np.ndarray, class_index: int) -> np.ndarray:
+        """Grad-CAM of the page-level probability of `class_index` for each crop: (N, h', w') in [0, 1]."""
+        import tensorflow as tf
+
+        m = self.model
+        x = tf.convert_to_tensor(crops, tf.float32)
+        with self._lock, tf.GradientTape() as tape:
+            h = m.get_layer("to_pixels")(x)
+            h = m.get_layer("to_rgb")([h, h, h])
+            feats = m.get_layer("resnet50")(h, training=False)
+            tape.watch(feats)
+            z = m.get_layer("gap")(feats)
+            z = m.get_layer("head_bn")(z, training=False)
+            z = m.get_layer("head_dense")(z)
+            p = m.get_layer("probs")(z)
+            target = tf.reduce_mean(p[:, class_index])
+        grads = tape.gradient(target, feats)
+        w = tf.reduce_mean(grads, axis=(1, 2), keepdims=True)
+        cam = tf.nn.relu(tf.reduce_sum(w * feats, axis=-1)).numpy()
+        return cam / (cam.max() + 1e-9)
+
+    def heatmap_png(self, image_bytes: bytes, max_width: int = 1200) -> bytes:
+        """PNG of the page with the Grad-CAM of the predicted class laid over the lead cells."""
+        prep = P.prepare(image_bytes)
+        probs = self.page_probabilities(prep.crops)
+        return overlay_png(prep, self.gradcam(prep.crops, int(np.argmax(probs))), max_width)
+
+
+def result_from_probs(probs: np.ndarray) -> Result:
+    order = np.argsort(probs)[::-1]
+    top, second = int(order[0]), int(order[1])
+    conf = float(probs[top])
+    label = LABELS[top]
+    return Result(
+        is_ecg=True,
+        label=label,
+        display_name=DISPLAY_NAMES[label],
+        confidence=conf,
+        uncertain=bool(conf < UNCERTAIN_BELOW or conf - float(probs[second]) < UNCERTAIN_MARGIN),
+        probabilities={k: float(v) for k, v in zip(LABELS, probs)},
+        top_two=[(LABELS[top], conf), (LABELS[second], float(probs[second]))],
+    )
+
+
+def overlay_png(prep: P.Prepared, cams: np.ndarray, max_width: int = 1200) -> bytes:
+    """Paste each crop's CAM back onto the page where the crop came from and blend a colour map."""
+    from matplotlib import colormaps
+
+    page = prep.page
+    x0, y0, x1, y1 = prep.box
+    ah, aw = P.area_size()
+    sx, sy = (x1 - x0) / aw, (y1 - y0) / ah
+    heat = np.zeros(page.shape[:2], np.float32)
+    for cam, (cx0, cy0, cx1, cy1) in zip(cams, P.crop_boxes(ah, aw)):
+        px0, py0 = int(x0 + cx0 * sx), int(y0 + cy0 * sy)
+        pw, ph = max(1, int((cx1 - cx0) * sx)), max(1, int((cy1 - cy0) * sy))
+        up = np.asarray(Image.fromarray(cam.astype(np.float32)).resize((pw, ph), Image.BILINEAR))
+        region = heat[py0:py0 + ph, px0:px0 + pw]
+        np.maximum(region, up[: region.shape[0], : region.shape[1]], out=region)
+    rgba = colormaps["jet"](heat)[..., :3] * 255
+    alpha = (0.55 * heat)[..., None]
+    out = (page * (1 - alpha) + rgba * alpha).astype(np.uint8)
+    img = Image.fromarray(out)
+    if img.width > max_width:
+        img = img.resize((max_width, round(img.height * max_width / img.width)), Image.BILINEAR)
+    buf = io.BytesIO()
+    img.save(buf, format="PNG", optimize=False)
+    return buf.getvalue()
+
+
+_instance: Classifier | None = None
+_instance_lock = threading.Lock()
+
+
+def get_classifier() -> Classifier:
+    """The process-wide classifier, loaded on first use (double-checked under a lock)."""
+    global _instance
+    if _instance is None:
+        with _instance_lock:
+            if _instance is None:
+                _instance = Classifier()
+    return _instance
+
+
+def classify(image_bytes: bytes) -> Result:
+    """Classify one photographed/scanned 12-lead ECG page (sync, CPU-bound: call it in a worker thread)."""
+    return get_classifier().classify(image_bytes)
+
+
+def heatmap_png(image_bytes: bytes) -> bytes:
+    """Grad-CAM overlay PNG for the predicted class. Raises inference.NotAnImage for unreadable bytes."""
+    return get_classifier().heatmap_png(image_bytes)
