@@ -61,6 +61,8 @@ def drive(driver, url: str, out: Path) -> None:
     count = len(bot_texts())
     driver.find_element(By.XPATH, "//div[@class='keyboard']//button[text()='Medical student']").click()
     wait.until(lambda d: any("Account created" in t for t in bot_texts()[count:]))
+    if not driver.find_element(By.ID, "mailbox").is_displayed():  # a narrow window: the mailbox is a drawer
+        driver.find_element(By.ID, "mailbox-toggle").click()
     mail = wait.until(lambda d: d.find_elements(By.CSS_SELECTOR, "#mails li.mail"))[0]
     mail.click()
     count = len(bot_texts())

@@ -152,6 +152,21 @@ async def test_live_events_register_flow_and_mail_deep_link(sandbox, http):
         assert status == 200 and opened["message"]["text"] == f"/start {payload}"
         await next_event(ws, lambda e: e["type"] == "message" and "is active" in (e["message"]["text"] or ""))
 
+        # a reset code is readable in the mailbox (newest mail first)
+        await post(http, "/sandbox/api/users/1001/text", {"text": "/forgot"})
+        await next_event(ws, lambda e: e["type"] == "message" and "email" in (e["message"]["text"] or ""))
+        await post(http, "/sandbox/api/users/1001/text", {"text": "alice@example.com"})
+        for _ in range(50):
+            async with http.get("/sandbox/api/mail") as resp:
+                mails = (await resp.json())["mails"]
+            if len(mails) == 2:
+                break
+            await asyncio.sleep(0.1)
+        assert len(mails) == 2 and mails[1]["id"] == mail["id"], "newest first"
+        [code] = mails[0]["codes"]
+        assert re.fullmatch(r"\d{6}", code) and code in mails[0]["text"]
+        assert mails[0]["user_id"] == 1001
+
         status, err = await post(http, "/sandbox/api/users/1001/start", {"payload": "no spaces allowed"})
         assert status == 400 and err["ok"] is False
         status, err = await post(http, "/sandbox/api/users/1001/press", {"message_id": 9999, "data": "x"})

@@ -35,7 +35,7 @@ MAIL_POLL_SECONDS = 0.4
 MAX_UPLOAD = 20 * 1024 * 1024
 
 SANDBOX_KEY: web.AppKey["Sandbox"] = web.AppKey("ecg_sandbox", object)  # type: ignore[arg-type]
-CODE_RE = re.compile(r"(?<![\d])(\d{6})(?![\d])")
+CODE_RE = re.compile(r"(?<![\w-])(\d{6})(?![\w-])")  # a reset code, not digits inside a token
 
 
 def _json_error(status: int, message: str) -> web.Response:

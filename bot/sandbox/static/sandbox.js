@@ -377,11 +377,12 @@
 
   async function openDeepLink(payload, forUser) {
     const target = forUser && state.users.some((u) => u.id === forUser) ? forUser : state.current;
+    if (state.mailboxOpen && window.matchMedia("(max-width: 1000px)").matches) setMailbox(false);  // overlay: show the chat
     if (target !== state.current) await selectUser(target);
     try {
       const res = await api("/sandbox/api/users/" + target + "/start", { json: { payload: payload } });
       upsertMessage(target, res.message);
-      toast("Opened t.me/" + state.bot.username + "?start=… as " + userName(target));
+      toast("Link opened in " + userName(target) + "'s chat");
     } catch (e) { toast("Could not open the link: " + e.message); }
   }
 
@@ -477,7 +478,7 @@
       const body = el("div", { class: "mail-body", hidden: !mail.open });
       const forUser = mail.user_id;
       // the plain-text body: links made clickable (deep links open in the chat), 6-digit codes highlighted
-      const parts = (mail.text || "").split(/(\b\d{6}\b)/);
+      const parts = (mail.text || "").split(/((?<![\w-])\d{6}(?![\w-]))/);
       for (const p of parts) {
         if (/^\d{6}$/.test(p)) body.append(el("span", { class: "mail-code", text: p }));
         else {
@@ -518,6 +519,11 @@
       list.append(li);
     }
     renderMailBadge();
+  }
+
+  function setMailbox(open) {
+    state.mailboxOpen = open;
+    $("#app").classList.toggle("mailbox-closed", !open);
   }
 
   function renderMailBadge() {
@@ -644,10 +650,7 @@
       $("#add-user-name").value = "";
       addUser(name).catch((e) => toast(e.message));
     });
-    $("#mailbox-toggle").addEventListener("click", () => {
-      state.mailboxOpen = !state.mailboxOpen;
-      $("#app").classList.toggle("mailbox-closed", !state.mailboxOpen);
-    });
+    $("#mailbox-toggle").addEventListener("click", () => setMailbox(!state.mailboxOpen));
     // drop an image on the chat: sent as a photo (hold Shift to send it as a file)
     const chatEl = $("#chat");
     chatEl.addEventListener("dragover", (ev) => ev.preventDefault());
@@ -660,10 +663,7 @@
 
   async function boot() {
     wire();
-    if (window.matchMedia("(max-width: 1000px)").matches) {
-      state.mailboxOpen = false;
-      $("#app").classList.add("mailbox-closed");
-    }
+    if (window.matchMedia("(max-width: 1000px)").matches) setMailbox(false);
     const st = await api("/sandbox/api/state");
     state.bot = st.bot;
     state.users = st.users;
