@@ -174,6 +174,8 @@ async def _confirmed(update: Update, context: ContextTypes.DEFAULT_TYPE, session
     result, heatmap = outcome
     await _edit(progress, texts.PROGRESS_DONE)
     await _send_result(update, context, session, result, heatmap)
+    if result.is_ecg and result.uncertain and pending["kind"] == "photo":
+        await reply(update, texts.PHOTO_TIP)  # an unclear photo: a file is the usual cure
     await get_services(context).history.add(
         session.user_id,
         AnalysisRecord(
