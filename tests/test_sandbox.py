@@ -247,3 +247,37 @@ def test_ecg_bot_sandbox_prints_one_url_and_stops_cleanly(tmp_path):
     assert proc.returncode == 0, err
     assert out == "", "stdout carries only the URL line; logs go to stderr"
     assert not list(Path(tmp_path).glob("ecg-sandbox-*")), "the temporary data is removed on exit"
+
+
+async def test_chats_users_and_files_survive_a_restart(tmp_path, cheap_hashing):
+    settings = Settings(data_dir=tmp_path / "data", jwt_secret="sandbox-test-" + uuid.uuid4().hex)
+    sb = await start_sandbox(settings, "127.0.0.1", free_port(), poll_timeout=1)
+    try:
+        sb.add_user("Dora")
+        alice = sb.emulator.user(1001)
+        await alice.send_text("/start")
+        await alice.wait_for_text("ECG Analyzer")
+        photo = await alice.send_photo(png_bytes(200, 150))
+        before = [(m.message_id, m.from_bot, m.content) for m in alice.history()]
+        file_id = photo.photo[-1]["file_id"]
+    finally:
+        await sb.stop()
+
+    sb = await start_sandbox(settings, "127.0.0.1", free_port(), poll_timeout=1)
+    try:
+        async with aiohttp.ClientSession(base_url=sb.url) as http:
+            async with http.get("/sandbox/api/state") as resp:
+                names = [u["first_name"] for u in (await resp.json())["users"]]
+            assert names == ["Alice", "Bob", "Dora"]
+            async with http.get("/sandbox/api/users/1001/chat") as resp:
+                chat = await resp.json()
+            got = [(m["message_id"], m["from_bot"], m["text"] or m["caption"] or "") for m in chat["messages"]]
+            assert got[:len(before)] == before, "the chat is as it was"
+            async with http.get(f"/sandbox/file/{file_id}") as resp:
+                assert resp.status == 200 and (await resp.read())[:2] == b"\xff\xd8"
+        alice = sb.emulator.user(1001)
+        again = await alice.send_text("/start")
+        assert again.message_id > max(i for i, _, _ in before), "message ids continue"
+        await alice.wait_for_text("ECG Analyzer")
+    finally:
+        await sb.stop()

@@ -22,6 +22,7 @@ from aiohttp import WSMsgType, web
 
 from bot.config import Settings
 from bot.emulator import BotAPIEmulator, Event, SimUser
+from bot.sandbox import history
 
 log = logging.getLogger(__name__)
 
@@ -32,6 +33,7 @@ SANDBOX_BOT_NAME = "ECG Analyzer"
 DEFAULT_USERS = [(1001, "Alice"), (1002, "Bob")]
 FIRST_EXTRA_USER_ID = 1003
 MAIL_POLL_SECONDS = 0.4
+AUTOSAVE_SECONDS = 3.0
 MAX_UPLOAD = 20 * 1024 * 1024
 
 SANDBOX_KEY: web.AppKey["Sandbox"] = web.AppKey("ecg_sandbox", object)  # type: ignore[arg-type]
@@ -55,8 +57,10 @@ class Sandbox:
         self.url: str | None = None
         self._sockets: dict[web.WebSocketResponse, asyncio.Queue] = {}
         self._mail_task: asyncio.Task | None = None
+        self._save_task: asyncio.Task | None = None
+        self._dirty = False
         self._mail_count = 0
-        self._users_file = settings.data_dir / "sandbox" / "users.json"
+        self._users_file = self._state_dir / "users.json"
         self._install_routes(self.emulator.app)
         self.emulator.add_listener(self._on_event)
 
@@ -70,30 +74,56 @@ class Sandbox:
             self.settings = dataclasses.replace(
                 self.base_settings, telegram_bot_token=self.emulator.token, telegram_api_url=url
             )
+            restored = history.load(self.emulator.core, self.emulator.default_bot, self._state_dir)
+            if restored:
+                log.info("sandbox: %d chat messages restored from %s", restored, self._state_dir)
             for user_id, name in self._load_users():
                 self.emulator.user(user_id, name)
+            for chat in list(self.emulator.default_bot.chats.values()):  # a chat whose user isn't listed
+                self.emulator.user(chat.user.id, chat.user.first_name)
             self.runtime = BotRuntime(self.settings, poll_timeout=self.poll_timeout, warm_model=self.warm_model)
             await self.runtime.start()
             self._mail_count = len(self._mail_paths())
             self._mail_task = asyncio.create_task(self._watch_mail(), name="sandbox-mail-watch")
+            self._save_task = asyncio.create_task(self._autosave(), name="sandbox-autosave")
         except BaseException:
             await self.stop()
             raise
         return url
 
     async def stop(self) -> None:
-        if self._mail_task is not None:
-            self._mail_task.cancel()
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await self._mail_task
-            self._mail_task = None
+        for task in (self._mail_task, self._save_task):
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await task
+        self._mail_task = self._save_task = None
         for ws in list(self._sockets):
             with contextlib.suppress(Exception):
                 await ws.close()
         if self.runtime is not None:
             runtime, self.runtime = self.runtime, None
             await runtime.stop()
+            self.save_history()
         await self.emulator.stop()
+
+    # ------------------------------------------------------------------ chat history on disk
+    @property
+    def _state_dir(self) -> Path:
+        return self.base_settings.data_dir / "sandbox"
+
+    def save_history(self) -> None:
+        try:
+            history.save(self.emulator.core, self.emulator.default_bot, self._state_dir)
+            self._dirty = False
+        except (OSError, TypeError, ValueError) as exc:
+            log.warning("could not save the sandbox chats: %s", exc)
+
+    async def _autosave(self) -> None:
+        while True:
+            await asyncio.sleep(AUTOSAVE_SECONDS)
+            if self._dirty:
+                self.save_history()
 
     @property
     def page_url(self) -> str:
@@ -230,7 +260,10 @@ class Sandbox:
 
     # ------------------------------------------------------------------ live updates
     def _on_event(self, event: Event) -> None:
-        if event.bot_username != self.emulator.bot_username or not self._sockets:
+        if event.bot_username != self.emulator.bot_username:
+            return
+        self._dirty = True
+        if not self._sockets:
             return
         payload = event.to_json()
         if event.chat_id is not None and event.type in ("message", "edited", "deleted"):
