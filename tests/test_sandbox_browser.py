@@ -15,7 +15,7 @@ import pytest
 
 from bot.config import Settings
 from bot.embedded import free_port
-from bot.sandbox.browser import chromium_driver, ensure_browser
+from bot.sandbox.browser import chromium_driver, ensure_browser, page_errors
 from bot.sandbox.server import start_sandbox
 
 PASSWORD = "Str0ng!pass"
@@ -80,6 +80,10 @@ class Page:
 
     def bubble(self, message_id: int):
         return self.css(f'#messages .msg[data-message-id="{message_id}"]')[0]
+
+    def assert_no_errors(self) -> None:
+        errors = page_errors(self.d)
+        assert not errors, "the page logged errors:\n" + "\n".join(errors)
 
     def open(self) -> None:
         self.d.get(self.url)
@@ -172,6 +176,7 @@ def drive_register_activate_login_logout(driver, url: str) -> None:
     page.css('#users li[data-user-id="1002"]')[0].click()
     page.until(lambda: page.css('#users li.active[data-user-id="1002"]'), "Bob's chat did not open")
     page.until(lambda: not page.css("#messages .msg"), "Bob's chat should be empty")
+    page.assert_no_errors()
 
 
 async def test_register_mail_activate_login_logout_in_chromium(browser_available, sandbox, tmp_path):
@@ -278,6 +283,7 @@ def drive_media_edits_actions(driver, url: str, bot_call, tmp_path) -> None:
     page.css("#add-user")[0].click()
     page.until(lambda: any("Carol" in li.text for li in page.css("#users li.active")), "Carol was not added")
     page.until(lambda: not page.css("#messages .msg"), "Carol's chat should be empty")
+    page.assert_no_errors()
 
 
 async def test_bot_media_edits_deletions_actions_render_live(browser_available, sandbox, tmp_path):
@@ -335,6 +341,7 @@ def drive_upload_confirm_result(driver, url: str, tmp_path) -> None:
     heat = page.bot_text_after(result, "Heat map")
     page.until(lambda: img_width(f'#messages .msg[data-message-id="{heat}"] img.photo') == 320,
                "the heat map is not shown inline")
+    page.assert_no_errors()
 
 
 def _ecg_like_jpeg() -> bytes:

@@ -69,5 +69,11 @@ def chromium_driver(profile_dir: Path, *, width: int = 1280, height: int = 800, 
     options.add_argument(f"--window-size={width},{height}")
     if scale != 1.0:
         options.add_argument(f"--force-device-scale-factor={scale}")
+    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})  # page errors, for the tests
     service = Service(executable_path=str(CHROMEDRIVER), log_output=subprocess.DEVNULL)
     return webdriver.Chrome(service=service, options=options)
+
+
+def page_errors(driver) -> list[str]:
+    """JavaScript errors and failed loads the page logged so far (read once: the log is drained)."""
+    return [entry["message"] for entry in driver.get_log("browser") if entry.get("level") == "SEVERE"]

@@ -58,6 +58,8 @@ async def _serve(settings: Settings, host: str, port: int, warm_model: bool = Tr
         shown = sandbox.page_url if host in ("127.0.0.1", "0.0.0.0", "::") else f"http://{host}:{port}/"
         print(shown, flush=True)  # the one line to open; logs follow on stderr
         log.info("sandbox ready: open %s (data in %s; Ctrl+C to stop)", shown, settings.data_dir)
+        if host not in ("127.0.0.1", "localhost", "::1"):
+            log.warning("listening on %s: anyone who can reach this address can use the sandbox as any user", host)
         await stop.wait()
     finally:
         log.info("stopping the sandbox")

@@ -34,6 +34,7 @@ DEFAULT_USERS = [(1001, "Alice"), (1002, "Bob")]
 FIRST_EXTRA_USER_ID = 1003
 MAIL_POLL_SECONDS = 0.4
 AUTOSAVE_SECONDS = 3.0
+MAX_MAILS = 200  # the mailbox lists the newest ones
 MAX_UPLOAD = 20 * 1024 * 1024
 
 SANDBOX_KEY: web.AppKey["Sandbox"] = web.AppKey("ecg_sandbox", object)  # type: ignore[arg-type]
@@ -214,7 +215,7 @@ class Sandbox:
             return []
         link_re = re.compile(r"https://t\.me/" + re.escape(self.emulator.bot_username) + r"\?start=([A-Za-z0-9_-]+)")
         result = []
-        for path in reversed(outbox.paths()):  # newest first
+        for path in list(reversed(outbox.paths()))[:MAX_MAILS]:  # newest first
             try:
                 import email
                 import email.policy
