@@ -71,7 +71,8 @@ def drive(driver, url: str, out: Path) -> None:
     send("/login", "email")
     send(EMAIL, "password")
     send(PASSWORD, "Welcome")
-    time.sleep(0.5)
+    wait.until(lambda d: not d.find_element(By.ID, "toast").is_displayed())
+    time.sleep(0.3)
     out.parent.mkdir(parents=True, exist_ok=True)
     driver.save_screenshot(str(out))
 

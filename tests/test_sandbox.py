@@ -167,6 +167,14 @@ async def test_live_events_register_flow_and_mail_deep_link(sandbox, http):
         assert re.fullmatch(r"\d{6}", code) and code in mails[0]["text"]
         assert mails[0]["user_id"] == 1001
 
+        # the operator's grant-instructor, in-process
+        status, granted = await post(http, "/sandbox/api/instructor", {"email": "ALICE@example.com", "grant": True})
+        assert status == 200 and granted["username"] == "alice" and granted["is_instructor"] is True
+        user = await sandbox.runtime.services.accounts.get_user_by_email("alice@example.com")
+        assert user.is_instructor
+        status, _ = await post(http, "/sandbox/api/instructor", {"email": "nobody@example.com"})
+        assert status == 404
+
         status, err = await post(http, "/sandbox/api/users/1001/start", {"payload": "no spaces allowed"})
         assert status == 400 and err["ok"] is False
         status, err = await post(http, "/sandbox/api/users/1001/press", {"message_id": 9999, "data": "x"})

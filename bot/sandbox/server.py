@@ -295,6 +295,7 @@ class Sandbox:
         r.add_post("/sandbox/api/users/{user_id:\\d+}/press", self.h_press)
         r.add_post("/sandbox/api/users/{user_id:\\d+}/upload", self.h_upload)
         r.add_get("/sandbox/api/mail", self.h_mail)
+        r.add_post("/sandbox/api/instructor", self.h_instructor)
         r.add_get("/sandbox/file/{file_id}", self.h_file)
         r.add_get("/sandbox/ws", self.h_ws)
 
@@ -391,6 +392,22 @@ class Sandbox:
             except ValueError as exc:
                 return _json_error(400, str(exc))
         return web.json_response({"ok": True, "message": msg.to_json()})
+
+    async def h_instructor(self, request: web.Request) -> web.Response:
+        """What the operator's ``ecg-bot grant-instructor`` / ``revoke-instructor EMAIL`` do, in-process
+        (a second process must not open the sandbox's embedded database)."""
+        from accounts.errors import UnknownEmail
+
+        body = await self._body(request)
+        email, grant = str(body.get("email") or "").strip(), bool(body.get("grant", True))
+        if not email:
+            return _json_error(400, "email expected")
+        try:
+            user = await self.runtime.services.accounts.grant_instructor(email, grant)
+        except UnknownEmail:
+            return _json_error(404, f"no account with the email {email}")
+        return web.json_response({"ok": True, "email": user.email, "username": user.username,
+                                  "is_instructor": grant})
 
     async def h_mail(self, request: web.Request) -> web.Response:
         mails = await asyncio.to_thread(self.mail_json)

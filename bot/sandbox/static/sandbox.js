@@ -650,6 +650,16 @@
       $("#add-user-name").value = "";
       addUser(name).catch((e) => toast(e.message));
     });
+    $("#instructor-form").addEventListener("submit", async (ev) => {
+      ev.preventDefault();
+      const email = $("#instructor-email").value.trim();
+      const grant = !(ev.submitter && ev.submitter.value === "revoke");
+      if (!email) return;
+      try {
+        const res = await api("/sandbox/api/instructor", { json: { email: email, grant: grant } });
+        toast(res.username + (grant ? " is now an instructor" : " is no longer an instructor"));
+      } catch (e) { toast(e.message); }
+    });
     $("#mailbox-toggle").addEventListener("click", () => setMailbox(!state.mailboxOpen));
     // drop an image on the chat: sent as a photo (hold Shift to send it as a file)
     const chatEl = $("#chat");
