@@ -253,7 +253,8 @@ class EmbeddedOutbox:
         self.outbox_dir.mkdir(parents=True, exist_ok=True)
         with self._lock:
             self._counter += 1
-            name = f"{time.strftime('%Y%m%dT%H%M%S', time.gmtime())}-{time.time_ns() % 10**9:09d}-" \
+            now_ns = time.time_ns()  # one reading for both parts, so names sort in arrival order
+            name = f"{time.strftime('%Y%m%dT%H%M%S', time.gmtime(now_ns // 10**9))}-{now_ns % 10**9:09d}-" \
                    f"{self._counter:06d}-{uuid.uuid4().hex[:8]}.eml"
         path = self.outbox_dir / name
         tmp = path.with_suffix(".tmp")
