@@ -102,21 +102,42 @@ class EmbeddedMongo:
     def pid_file(self) -> Path:
         return self.data_dir / "nx.pid"
 
-    async def _clear_stale_pid_file(self) -> None:
-        """nx-27017 refuses to start while its pid file names a live process. After a crash (SIGKILL) that
-        file stays: stop the orphaned server if it is ours (an nx-27017 on this data dir), else just remove a
-        stale file (the pid may have been reused by an unrelated process, e.g. after a container restart)."""
+    @property
+    def owner_file(self) -> Path:
+        return self.data_dir / "nx.owner"
+
+    def _owner_alive(self) -> bool:
+        try:
+            return _alive(int(self.owner_file.read_text().strip()))
+        except (OSError, ValueError):
+            return False
+
+    async def _clear_stale_pid_file(self) -> str | None:
+        """nx-27017 refuses to start while its pid file names a live process.
+
+        - The server is alive and so is the process that started it (its pid is in `nx.owner`): another
+          process of ours uses it (e.g. `ecg-bot grant-instructor` while the bot runs) — return its
+          URI to share it.
+        - The server is alive but its starter is gone (the bot was SIGKILLed): an orphan — stop it.
+        - The pid is dead or reused by an unrelated process (e.g. after a container restart): just
+          remove the stale file.
+        """
         try:
             pid = int(self.pid_file.read_text().strip())
         except (OSError, ValueError):
             self.pid_file.unlink(missing_ok=True)
-            return
-        cmdline = ""
+            return None
+        cmdline: list[str] = []
         try:
-            cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+            cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().decode(errors="replace").split("\0")
         except OSError:
             pass
-        ours = "nx" in cmdline and "27017" in cmdline and str(self.data_dir) in cmdline
+        joined = " ".join(cmdline)
+        ours = "nx" in joined and "27017" in joined and str(self.data_dir) in cmdline
+        if ours and pid != os.getpid() and self._owner_alive() and "--port" in cmdline:
+            port = cmdline[cmdline.index("--port") + 1]
+            log.info("sharing the embedded MongoDB (nx-27017, pid %d) another process runs on %s", pid, self.data_dir)
+            return f"mongodb://{self.host}:{port}/"
         if ours and pid != os.getpid():
             log.warning("stopping an orphaned nx-27017 (pid %d) left on %s", pid, self.data_dir)
             try:
@@ -130,8 +151,9 @@ class EmbeddedMongo:
             except ProcessLookupError:
                 pass
             except PermissionError:
-                return
+                return None
         self.pid_file.unlink(missing_ok=True)
+        return None
 
     async def start(self) -> str:
         if self.process is not None and self.process.returncode is None:
@@ -139,7 +161,10 @@ class EmbeddedMongo:
             return self.uri
         self.data_dir.mkdir(parents=True, exist_ok=True)
         if self.pid_file.exists():
-            await self._clear_stale_pid_file()
+            shared = await self._clear_stale_pid_file()
+            if shared is not None:  # not ours to stop: stop() leaves it running
+                self.uri = shared
+                return shared
         port = self.port or free_port(self.host)
         cmd = nx_27017_command() + [
             "--data-dir", str(self.data_dir),
@@ -163,6 +188,7 @@ class EmbeddedMongo:
             raise
         self.port = port
         self.uri = uri
+        self.owner_file.write_text(str(os.getpid()))
         log.info("embedded MongoDB (nx-27017) listening on %s:%d, data in %s", self.host, port, self.data_dir)
         return uri
 
@@ -200,6 +226,7 @@ class EmbeddedMongo:
         process, self.process = self.process, None
         if process is None or process.returncode is not None:
             return
+        self.owner_file.unlink(missing_ok=True)
         try:
             process.terminate()
         except ProcessLookupError:

@@ -107,3 +107,31 @@ async def test_stale_pid_file_and_orphan_are_handled(tmp_path):
         if orphan.poll() is None:
             orphan.kill()
             orphan.wait()
+
+
+async def test_a_second_process_shares_the_running_server_instead_of_killing_it(tmp_path):
+    """`ecg-bot grant-instructor` while the bot runs on the same DATA_DIR must not stop its database."""
+    import subprocess
+    import sys
+    import textwrap
+
+    data = tmp_path / "mongo"
+    async with EmbeddedMongo(data) as uri:
+        script = textwrap.dedent(
+            f"""
+            import asyncio
+            from bot.embedded import EmbeddedMongo
+            async def main():
+                async with EmbeddedMongo({str(data)!r}) as uri:
+                    print(uri)
+            asyncio.run(main())
+            """
+        )
+        other = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60)
+        assert other.returncode == 0, other.stderr
+        assert other.stdout.strip() == uri  # it used ours
+        client = connect(uri)
+        try:
+            assert (await client.admin.command("ping"))["ok"] == 1  # and ours still runs
+        finally:
+            await client.close()

@@ -1,0 +1,144 @@
+"""The ECG flow with the real model: real ECG images from ../shared, generated non-ECG images."""
+
+from __future__ import annotations
+
+import asyncio
+import io
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image, ImageDraw
+
+import inference
+from content.lessons import LESSON_FOR_LABEL, get_lesson
+from handlers import texts
+
+SHARED = Path(__file__).resolve().parents[2] / "shared" / "data" / "ecg-images"
+needs_images = pytest.mark.skipif(not SHARED.is_dir(), reason=f"ECG images not available at {SHARED}")
+
+
+def ecg_images(count: int) -> list[bytes]:
+    files = sorted(SHARED.rglob("*.jpg"))
+    step = max(1, len(files) // count)
+    return [files[i * step].read_bytes() for i in range(count)]
+
+
+def landscape() -> bytes:
+    """A sky-and-grass picture with noise: colourful, no grid, nothing like an ECG page."""
+    rng = np.random.default_rng(1)
+    pixels = np.zeros((900, 1400, 3), np.uint8)
+    pixels[:450] = (110, 160, 230)
+    pixels[450:] = (60, 140, 50)
+    pixels = np.clip(pixels + rng.normal(0, 18, pixels.shape), 0, 255).astype(np.uint8)
+    buffer = io.BytesIO()
+    Image.fromarray(pixels).save(buffer, "JPEG")
+    return buffer.getvalue()
+
+
+def text_page() -> bytes:
+    image = Image.new("RGB", (1240, 1754), "white")
+    draw = ImageDraw.Draw(image)
+    for row in range(60):
+        draw.text((80, 60 + row * 27), "Lorem ipsum dolor sit amet, consectetur adipiscing elit " * 2, fill="black")
+    buffer = io.BytesIO()
+    image.save(buffer, "PNG")
+    return buffer.getvalue()
+
+
+def preview_of(message) -> bool:
+    return message.reply_markup is not None and "Confirm" in str(message.reply_markup)
+
+
+async def analyse(user, data: bytes, *, as_photo: bool, name: str = "ecg.jpg", mime: str = "image/jpeg"):
+    """Send, confirm, and return (progress message, result message, heat map message or None)."""
+    if as_photo:
+        await user.send_photo(data)
+    else:
+        await user.send_document(data, name, mime)
+    preview = await user.wait_for(preview_of, timeout=30)
+    await user.press("Confirm", preview.message_id)
+    progress = await user.wait_for_text("Downloading", timeout=30)
+    result = await user.wait_for(
+        lambda m: "confidence" in m.content or "Uncertain" in m.content or texts.NOT_AN_ECG in m.content, timeout=120
+    )
+    heatmap = None
+    if texts.NOT_AN_ECG not in result.content:
+        heatmap = await user.wait_for(lambda m: m.kind == "photo" and m.caption.startswith("Heat map"), timeout=60)
+    return progress, result, heatmap
+
+
+@needs_images
+async def test_real_ecg_file_gets_a_diagnosis_with_progress_heatmap_and_lesson_button(harness):
+    data = ecg_images(1)[0]
+    expected = inference.classify(data)
+    assert expected.is_ecg, expected.reason
+    ann = harness.user(2001, "Ann")
+    await harness.signed_up(ann)
+    progress, result, heatmap = await analyse(ann, data, as_photo=False)
+    # the progress message was edited through every stage
+    stages = [version.text for version in progress.edits] + [progress.text]
+    assert any("Checking" in s for s in stages) and any("Analysing" in s for s in stages)
+    assert progress.text == texts.PROGRESS_DONE.replace("<b>", "").replace("</b>", "")
+    assert any(a.action == "typing" for a in ann.chat_actions)
+    # the answer is the model's, with all four probabilities and the disclaimer
+    if expected.uncertain:
+        assert "Uncertain" in result.text
+    else:
+        assert expected.display_name in result.text and f"{expected.confidence:.0%}" in result.text
+    for name in inference.DISPLAY_NAMES.values():
+        assert name in result.text
+    assert "not a medical device" in result.text
+    assert result.button_texts == [texts.EXPLAIN_BUTTON]  # a medical student
+    assert heatmap.photo_bytes[:3] == b"\xff\xd8\xff"
+    await ann.press(texts.EXPLAIN_BUTTON, result.message_id)
+    lesson = get_lesson(LESSON_FOR_LABEL[expected.label])
+    await ann.wait_for_text(lesson.title, timeout=30)
+    # history keeps the result and the image hash, never the image
+    await ann.send_text("/history")
+    line = await ann.wait_for_text("Your last analyses")
+    assert expected.display_name in line.text
+    doc = await harness.db["analyses"].find_one({})
+    assert len(doc["image_sha256"]) == 64 and not any(isinstance(v, bytes) for v in doc.values())
+    await ann.send_text("/history clear")
+    assert "1 removed" in (await ann.wait_for()).text
+
+
+@needs_images
+async def test_professionals_get_no_lesson_button(harness):
+    data = ecg_images(1)[0]
+    doc = harness.user(2002, "Doc")
+    await harness.signed_up(doc, role="Healthcare professional", username="doc", email="doc@example.com")
+    _, result, _ = await analyse(doc, data, as_photo=True)
+    assert result.reply_markup is None
+
+
+@pytest.mark.parametrize("make", [landscape, text_page], ids=["landscape", "text-page"])
+async def test_a_non_ecg_image_gets_no_diagnosis(harness, make):
+    ann = harness.user(2001, "Ann")
+    await harness.signed_up(ann)
+    _, result, heatmap = await analyse(ann, make(), as_photo=False, name="picture.png", mime="image/png")
+    assert result.text.startswith(texts.NOT_AN_ECG)
+    assert "Why:" in result.text and "Tips:" in result.text
+    assert heatmap is None
+    for name in inference.DISPLAY_NAMES.values():
+        assert name not in result.text
+
+
+@needs_images
+async def test_several_users_confirm_at_once_and_each_gets_their_own_answer(harness):
+    images = ecg_images(3)
+    expected = [inference.classify(data) for data in images]
+    users = [harness.user(3000 + i, f"User{i}") for i in range(3)]
+    for i, user in enumerate(users):
+        await harness.signed_up(user, username=f"user{i}", email=f"user{i}@example.com")
+    outcomes = await asyncio.gather(*(analyse(u, d, as_photo=False) for u, d in zip(users, images)))
+    for user, want, (_, result, _) in zip(users, expected, outcomes):
+        assert result.chat_id == user.id
+        top = want.top_two[0][0]
+        assert inference.DISPLAY_NAMES[top] in result.text
+        assert f"{want.probabilities[top]:.0%}" in result.text
+    # while they waited, everyone else was answered at once
+    other = harness.user(3999, "Other")
+    await other.send_text("/help")
+    assert "/register" in (await other.wait_for(timeout=5)).text
