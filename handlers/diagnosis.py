@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import html
-import io
 import logging
 import secrets
 from datetime import timedelta
@@ -24,7 +23,7 @@ from telegram.ext import ContextTypes
 from accounts.models import Role, Session
 from bot.services import get_services
 from handlers import texts
-from handlers.chat import reply
+from handlers.chat import is_readable_image, reply
 from handlers.sessions import current_session, require_login
 from inference.history import AnalysisRecord, image_hash
 from inference.queue import QueueFull
@@ -165,7 +164,7 @@ async def _confirmed(update: Update, context: ContextTypes.DEFAULT_TYPE, session
     if data is None:
         return
     await _edit(progress, texts.PROGRESS_CHECKING)
-    if not await asyncio.to_thread(_is_readable_image, data):
+    if not await asyncio.to_thread(is_readable_image, data):
         await _edit(progress, texts.UNREADABLE_IMAGE)
         return
     outcome = await _analyse_with_progress(update, context, data, progress)
@@ -198,17 +197,6 @@ async def _download(context: ContextTypes.DEFAULT_TYPE, file_id: str, progress: 
         log.warning("ECG download failed: %s", exc)
         await _edit(progress, texts.DOWNLOAD_FAILED)
         return None
-
-
-def _is_readable_image(data: bytes) -> bool:
-    from PIL import Image, UnidentifiedImageError
-
-    try:
-        with Image.open(io.BytesIO(data)) as image:
-            image.verify()
-        return True
-    except (UnidentifiedImageError, OSError, ValueError, SyntaxError):
-        return False
 
 
 async def _analyse_with_progress(update: Update, context: ContextTypes.DEFAULT_TYPE, data: bytes, progress: Message):

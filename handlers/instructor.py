@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import html
-import io
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, LinkPreviewOptions, Update
 from telegram.error import TelegramError
@@ -26,7 +25,7 @@ from bot.services import get_services
 from content.lessons import all_lessons
 from content.store import CASE_LABELS, EXPLANATION_LIMIT, image_sha256
 from handlers import texts
-from handlers.chat import ANSWER, reject_other_command, reply, typed_text
+from handlers.chat import ANSWER, is_readable_image, reject_other_command, reply, typed_text
 from handlers.sessions import current_session, require_login
 from inference.labels import DISPLAY_NAMES
 
@@ -72,17 +71,6 @@ async def start(update: Update, context: ContextTypes.DEFAULT_TYPE) -> int:
     return CASE_IMAGE
 
 
-def _readable(data: bytes) -> bool:
-    from PIL import Image, UnidentifiedImageError
-
-    try:
-        with Image.open(io.BytesIO(data)) as image:
-            image.verify()
-        return True
-    except (UnidentifiedImageError, OSError, ValueError, SyntaxError):
-        return False
-
-
 def _label_keyboard() -> InlineKeyboardMarkup:
     return InlineKeyboardMarkup(
         [[InlineKeyboardButton(DISPLAY_NAMES[label], callback_data=LABEL_CALLBACK + label)] for label in CASE_LABELS]
@@ -96,7 +84,7 @@ async def receive_image(update: Update, context: ContextTypes.DEFAULT_TYPE) -> i
         await reply(update, texts.ADDCASE_NOT_IMAGE)
         return CASE_IMAGE
     data = bytes(await (await context.bot.get_file(source.file_id)).download_as_bytearray())
-    if not await asyncio.to_thread(_readable, data):
+    if not await asyncio.to_thread(is_readable_image, data):
         await reply(update, texts.ADDCASE_NOT_IMAGE)
         return CASE_IMAGE
     # Shown back as a photo: its file_id is what the quiz re-sends, whatever the instructor sent.

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import html
 
 from telegram import Update
@@ -10,10 +9,9 @@ from telegram.ext import CommandHandler, ContextTypes, ConversationHandler, Mess
 
 from accounts import validation
 from accounts.errors import ResetCodeExpired, ResetCodeInvalid
-from accounts.passwords import hash_password, verify_password
 from bot.services import get_services
 from handlers import texts
-from handlers.chat import ANSWER, delete_secret, reject_other_command, reply, typed_text
+from handlers.chat import ANSWER, read_confirmation, read_new_password, reject_other_command, reply, typed_text
 from handlers.sessions import cancel_expiry, notify
 
 RESET_EMAIL, RESET_CODE, NEW_PASSWORD, NEW_CONFIRM = range(10, 14)
@@ -56,27 +54,17 @@ async def receive_code(update: Update, context: ContextTypes.DEFAULT_TYPE) -> in
 
 
 async def receive_new_password(update: Update, context: ContextTypes.DEFAULT_TYPE) -> int:
-    password = typed_text(update)
-    await delete_secret(update.effective_message)
-    try:
-        validation.validate_password(password)
-    except validation.ValidationError as error:
-        await reply(update, f"{texts.VALIDATION[error.code]}\n\n{texts.ASK_NEW_PASSWORD}")
+    password_hash = await read_new_password(update, texts.ASK_NEW_PASSWORD)
+    if password_hash is None:
         return NEW_PASSWORD
-    context.user_data.setdefault(DRAFT, {})["password_hash"] = await asyncio.to_thread(hash_password, password)
+    context.user_data.setdefault(DRAFT, {})["password_hash"] = password_hash
     await reply(update, texts.ASK_NEW_CONFIRM)
     return NEW_CONFIRM
 
 
 async def receive_new_confirm(update: Update, context: ContextTypes.DEFAULT_TYPE) -> int:
-    confirm = typed_text(update)
-    await delete_secret(update.effective_message)
     draft = context.user_data.setdefault(DRAFT, {})
-    if not confirm.strip():
-        await reply(update, f"{texts.VALIDATION['confirm_required']}\n\n{texts.ASK_NEW_CONFIRM}")
-        return NEW_CONFIRM
-    if not await asyncio.to_thread(verify_password, draft.get("password_hash", ""), confirm):
-        await reply(update, f"{texts.VALIDATION['confirm_mismatch']}\n\n{texts.ASK_NEW_CONFIRM}")
+    if not await read_confirmation(update, draft.get("password_hash", ""), texts.ASK_NEW_CONFIRM):
         return NEW_CONFIRM
     try:
         ended = await get_services(context).accounts.reset_password(

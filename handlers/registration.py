@@ -5,7 +5,6 @@ The draft lives in `user_data` (persisted in MongoDB), holding only the password
 
 from __future__ import annotations
 
-import asyncio
 import html
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
@@ -21,10 +20,9 @@ from telegram.ext import (
 from accounts import validation
 from accounts.errors import EmailTaken, MailNotSent
 from accounts.models import Role
-from accounts.passwords import hash_password, verify_password
 from bot.services import get_services
 from handlers import texts
-from handlers.chat import ANSWER, delete_secret, reject_other_command, reply, typed_text
+from handlers.chat import ANSWER, read_confirmation, read_new_password, reject_other_command, reply, typed_text
 
 USERNAME, EMAIL, PASSWORD, CONFIRM, ROLE = range(5)
 DRAFT = "registration"
@@ -79,27 +77,17 @@ async def receive_email(update: Update, context: ContextTypes.DEFAULT_TYPE) -> i
 
 
 async def receive_password(update: Update, context: ContextTypes.DEFAULT_TYPE) -> int:
-    password = typed_text(update)
-    await delete_secret(update.effective_message)
-    try:
-        validation.validate_password(password)
-    except validation.ValidationError as error:
-        await reply(update, f"{texts.VALIDATION[error.code]}\n\n{texts.ASK_PASSWORD}")
+    password_hash = await read_new_password(update, texts.ASK_PASSWORD)
+    if password_hash is None:
         return PASSWORD
-    context.user_data.setdefault(DRAFT, {})["password_hash"] = await asyncio.to_thread(hash_password, password)
+    context.user_data.setdefault(DRAFT, {})["password_hash"] = password_hash
     await reply(update, texts.ASK_CONFIRM)
     return CONFIRM
 
 
 async def receive_confirm(update: Update, context: ContextTypes.DEFAULT_TYPE) -> int:
-    confirm = typed_text(update)
-    await delete_secret(update.effective_message)
     draft = context.user_data.setdefault(DRAFT, {})
-    if not confirm.strip():
-        await reply(update, f"{texts.VALIDATION['confirm_required']}\n\n{texts.ASK_CONFIRM}")
-        return CONFIRM
-    if not await asyncio.to_thread(verify_password, draft.get("password_hash", ""), confirm):
-        await reply(update, f"{texts.VALIDATION['confirm_mismatch']}\n\n{texts.ASK_CONFIRM}")
+    if not await read_confirmation(update, draft.get("password_hash", ""), texts.ASK_CONFIRM):
         return CONFIRM
     return await _ask_role(update)
 
