@@ -91,7 +91,8 @@ def find_grid_box(page: np.ndarray) -> tuple[tuple[int, int, int, int], bool]:
         x0, x1 = cols[0] * b, min(w, cols[-1] * b + b)
         y0, y1 = rows[0] * b, min(h, rows[-1] * b + b)
         bw, bh = x1 - x0, y1 - y0
-        if bw > 0.6 * w and 0.35 * bw < bh < 0.85 * bw:
+        # the reference grid is 1523 x 892 (h/w 0.586): a much taller "box" means the whole page looked pink
+        if bw > 0.6 * w and 0.48 * bw < bh < 0.69 * bw:
             return (int(x0), int(y0), int(x1), int(y1)), True
     x0, y0, x1, y1 = DEFAULT_BOX
     return (x0, min(y0, h - 2), x1, min(y1, h)), False
