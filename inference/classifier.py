@@ -54,6 +54,7 @@ class Classifier:
         self.model_path = model_path
         self._lock = threading.Lock()
         self._predict_fn = None
+        self._cam_fn = None
         self.predict_crops(np.zeros((P.N_CROPS,) + P.CROP_SIZE + (1,), np.float32))  # build/warm the graph
 
     # -- model calls
@@ -89,24 +90,34 @@ class Classifier:
         """Grad-CAM of the page-level probability of `class_index` for each crop: (N, h', w') in [0, 1]."""
         import tensorflow as tf
 
-        m = self.model
-        x = tf.convert_to_tensor(crops, tf.float32)
-        with self._lock, tf.GradientTape() as tape:
-            h = m.get_layer("to_pixels")(x)
-            h = m.get_layer("to_rgb")([h, h, h])
-            feats = m.get_layer("resnet50")(h, training=False)
-            tape.watch(feats)
-            z = m.get_layer("gap")(feats)
-            z = m.get_layer("head_bn")(z, training=False)
-            z = m.get_layer("head_dense")(z)
-            p = m.get_layer("probs")(z)
-            target = tf.reduce_mean(p[:, class_index])
-        grads = tape.gradient(target, feats)
-        w = tf.reduce_mean(grads, axis=(1, 2), keepdims=True)
-        cam = tf.nn.relu(tf.reduce_sum(w * feats, axis=-1)).numpy()
+        with self._lock:
+            if self._cam_fn is None:
+                self._cam_fn = self._build_cam_fn()
+            cam = self._cam_fn(tf.convert_to_tensor(crops, tf.float32), tf.constant(class_index, tf.int32)).numpy()
         return cam / (cam.max() + 1e-9)
 
-    def heatmap_png(self, image_bytes: bytes, max_width: int = 1200) -> bytes:
+    def _build_cam_fn(self):
+        import tensorflow as tf
+
+        m = self.model
+        to_pixels, to_rgb, backbone = m.get_layer("to_pixels"), m.get_layer("to_rgb"), m.get_layer("resnet50")
+        gap, bn, dense, probs = m.get_layer("gap"), m.get_layer("head_bn"), m.get_layer("head_dense"), m.get_layer("probs")
+
+        @tf.function(reduce_retracing=True)
+        def cam_fn(x, class_index):
+            h = to_pixels(x)
+            feats = backbone(to_rgb([h, h, h]), training=False)
+            with tf.GradientTape() as tape:
+                tape.watch(feats)
+                p = probs(dense(bn(gap(feats), training=False)))
+                target = tf.reduce_mean(tf.gather(p, class_index, axis=1))
+            grads = tape.gradient(target, feats)
+            w = tf.reduce_mean(grads, axis=(1, 2), keepdims=True)
+            return tf.nn.relu(tf.reduce_sum(w * feats, axis=-1))
+
+        return cam_fn
+
+    def heatmap_png(self, image_bytes: bytes, max_width: int = 1000) -> bytes:
         """PNG of the page with the Grad-CAM of the predicted class laid over the lead cells."""
         prep = P.prepare(image_bytes)
         probs = self.page_probabilities(prep.crops)
@@ -129,12 +140,14 @@ def result_from_probs(probs: np.ndarray) -> Result:
     )
 
 
-def overlay_png(prep: P.Prepared, cams: np.ndarray, max_width: int = 1200) -> bytes:
+def overlay_png(prep: P.Prepared, cams: np.ndarray, max_width: int = 1000) -> bytes:
     """Paste each crop's CAM back onto the page where the crop came from and blend a colour map."""
     from matplotlib import colormaps
 
-    page = prep.page
-    x0, y0, x1, y1 = prep.box
+    f = min(1.0, max_width / prep.page.shape[1])  # work at the output size: cheaper
+    page = np.asarray(Image.fromarray(prep.page).resize((round(prep.page.shape[1] * f), round(prep.page.shape[0] * f)),
+                                                        Image.BILINEAR)).astype(np.float32)
+    x0, y0, x1, y1 = (v * f for v in prep.box)
     ah, aw = P.area_size()
     sx, sy = (x1 - x0) / aw, (y1 - y0) / ah
     heat = np.zeros(page.shape[:2], np.float32)
@@ -144,14 +157,11 @@ def overlay_png(prep: P.Prepared, cams: np.ndarray, max_width: int = 1200) -> by
         up = np.asarray(Image.fromarray(cam.astype(np.float32)).resize((pw, ph), Image.BILINEAR))
         region = heat[py0:py0 + ph, px0:px0 + pw]
         np.maximum(region, up[: region.shape[0], : region.shape[1]], out=region)
-    rgba = colormaps["jet"](heat)[..., :3] * 255
+    rgb = colormaps["jet"](heat)[..., :3] * 255
     alpha = (0.55 * heat)[..., None]
-    out = (page * (1 - alpha) + rgba * alpha).astype(np.uint8)
-    img = Image.fromarray(out)
-    if img.width > max_width:
-        img = img.resize((max_width, round(img.height * max_width / img.width)), Image.BILINEAR)
+    out = (page * (1 - alpha) + rgb * alpha).astype(np.uint8)
     buf = io.BytesIO()
-    img.save(buf, format="PNG", optimize=False)
+    Image.fromarray(out).save(buf, format="PNG", compress_level=1)
     return buf.getvalue()
 
 
