@@ -19,6 +19,7 @@ def train_main(argv: list[str] | None = None) -> int:
     ap.add_argument("--batch-size", type=int, default=d.batch_size)
     ap.add_argument("--lr", type=float, default=d.lr)
     ap.add_argument("--variants", type=int, default=d.variants, help="photo-distorted copies per training page")
+    ap.add_argument("--bn-momentum", type=float, default=d.bn_momentum)
     ap.add_argument("--patience", type=int, default=d.patience)
     ap.add_argument("--seed", type=int, default=d.seed)
     ap.add_argument("--weights", default=None, help="local ResNet50 ImageNet weights file (no download)")
@@ -33,7 +34,7 @@ def train_main(argv: list[str] | None = None) -> int:
 
         cfg = Config(data_dir=a.data, out_dir=a.out, epochs=a.epochs, crops_per_page=a.crops_per_page,
                      batch_size=a.batch_size, lr=a.lr, variants=a.variants, patience=a.patience, seed=a.seed,
-                     weights=a.weights, max_minutes=a.max_minutes, limit_pages=a.limit_pages, workers=a.workers,
+                     weights=a.weights, bn_momentum=a.bn_momentum, max_minutes=a.max_minutes, limit_pages=a.limit_pages, workers=a.workers,
                      verbose=1 if a.progress else 2)
         train(cfg)
     except FileNotFoundError as exc:
