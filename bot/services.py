@@ -24,7 +24,11 @@ class Services:
     analysis: Any = None  # inference.queue.AnalysisQueue: the bounded pool the model runs in
     history: Any = None  # inference.history.AnalysisHistory
     analyse: "Callable[[bytes], tuple[Any, bytes | None]] | None" = None  # image -> (Result, heat map PNG)
-    extras: dict[str, Any] = field(default_factory=dict)
+    practice: Any = None  # content.store.PracticeStore
+    cases: Any = None  # content.store.CaseStore
+    reminders: Any = None  # content.store.ReminderStore
+    lesson_for_label: dict[str, str] = field(default_factory=dict)  # diagnosis label -> lesson slug
+    figure_file_ids: dict[str, str] = field(default_factory=dict)  # figure name -> Telegram file_id once sent
 
 
 def get_services(context: Any) -> Services:

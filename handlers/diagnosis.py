@@ -290,8 +290,7 @@ async def _send_result(update, context, session: Session, result, heatmap: bytes
 
 def _lesson_for(context: ContextTypes.DEFAULT_TYPE, label: str | None) -> str | None:
     """The lesson explaining a diagnosis, once lessons are served; None keeps the button away."""
-    lessons = get_services(context).extras.get("lesson_for_label")
-    return lessons.get(label) if lessons and label else None
+    return get_services(context).lesson_for_label.get(label) if label else None
 
 
 # --- /history ---------------------------------------------------------------------------------------

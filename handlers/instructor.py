@@ -129,7 +129,7 @@ async def receive_explanation(update: Update, context: ContextTypes.DEFAULT_TYPE
         return ConversationHandler.END
     draft = context.user_data.pop(DRAFT)
     services = get_services(context)
-    case = await services.extras["cases"].add(
+    case = await services.cases.add(
         session.user_id, draft["file_id"], draft["sha256"], draft["label"], explanation, services.clock.now()
     )
     await reply(update, texts.ADDCASE_SAVED.format(id=case.id, label=DISPLAY_NAMES[case.label]))
@@ -170,7 +170,7 @@ async def my_cases(update: Update, context: ContextTypes.DEFAULT_TYPE, session: 
     if not session.is_instructor:
         await reply(update, texts.INSTRUCTORS_ONLY)
         return
-    store = get_services(context).extras["cases"]
+    store = get_services(context).cases
     cases = await store.by_author(session.user_id)
     if not cases:
         await reply(update, texts.MYCASES_NONE)
@@ -208,7 +208,7 @@ async def my_cases_button(update: Update, context: ContextTypes.DEFAULT_TYPE, se
         await reply(update, texts.INSTRUCTORS_ONLY)
         return
     case_id = query.data.removeprefix(REMOVE_CALLBACK)
-    removed = await get_services(context).extras["cases"].remove(case_id, session.user_id)
+    removed = await get_services(context).cases.remove(case_id, session.user_id)
     markup = query.message.reply_markup if query.message else None
     if markup is not None:
         rows = [row for row in markup.inline_keyboard if all(b.callback_data != query.data for b in row)]

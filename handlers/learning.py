@@ -34,7 +34,6 @@ OPEN = "learn:open:"  # learn:open:<slug> – first page, as new messages (also 
 PAGE = "learn:page:"  # learn:page:<n>:<slug> – page n (0-based) of the lesson on this message
 LIST = "learn:list"
 PENDING_LESSON = "pending_lesson"  # user_data: a lesson link opened while logged out
-FIGURE_IDS = "figure_file_ids"  # services.extras: figure name -> Telegram file_id once uploaded
 
 
 def can_learn(session: Session) -> bool:
@@ -68,7 +67,7 @@ def page_keyboard(lesson: Lesson, n: int) -> InlineKeyboardMarkup:
 
 async def _send_figure(context: ContextTypes.DEFAULT_TYPE, chat_id: int, name: str, caption: str) -> None:
     """Upload the figure once; later sends reuse Telegram's file_id."""
-    ids = get_services(context).extras.setdefault(FIGURE_IDS, {})
+    ids = get_services(context).figure_file_ids
     photo = ids.get(name)
     if photo is None:
         photo = await asyncio.to_thread(render_figure, name)

@@ -44,16 +44,14 @@ async def install(services: Services) -> None:
     """Create the practice repositories on the services (called once at start-up)."""
     cases = CaseStore(services.db)
     await cases.ensure_indexes()
-    services.extras.update(
-        practice=PracticeStore(services.db),
-        cases=cases,
-        reminders=ReminderStore(services.db),
-        lesson_for_label=dict(LESSON_FOR_LABEL),
-    )
+    services.practice = PracticeStore(services.db)
+    services.cases = cases
+    services.reminders = ReminderStore(services.db)
+    services.lesson_for_label = dict(LESSON_FOR_LABEL)
 
 
 def _stores(services: Services) -> tuple[PracticeStore, CaseStore, ReminderStore]:
-    return services.extras["practice"], services.extras["cases"], services.extras["reminders"]
+    return services.practice, services.cases, services.reminders
 
 
 # --- asking ---------------------------------------------------------------------------------------
@@ -216,7 +214,7 @@ def cancel_reminder(application: Application, user_id: str) -> None:
 async def reminder_job(context: ContextTypes.DEFAULT_TYPE) -> None:
     services = get_services(context)
     user_id = context.job.data
-    if await services.extras["reminders"].get(user_id) is None:  # switched off meanwhile
+    if await services.reminders.get(user_id) is None:  # switched off meanwhile
         return
     try:
         await context.bot.send_message(context.job.chat_id, texts.REMIND_INTRO)
@@ -227,7 +225,7 @@ async def reminder_job(context: ContextTypes.DEFAULT_TYPE) -> None:
 
 async def restore_reminders(application: Application) -> None:
     """At start-up: schedule every stored reminder again (jobs live in memory only)."""
-    for reminder in await application.bot_data["services"].extras["reminders"].all():
+    for reminder in await application.bot_data["services"].reminders.all():
         schedule_reminder(application, reminder)
 
 
@@ -236,7 +234,7 @@ async def remind(update: Update, context: ContextTypes.DEFAULT_TYPE, session: Se
     if not can_learn(session):
         await reply(update, texts.LESSONS_STUDENTS_ONLY)
         return
-    store = get_services(context).extras["reminders"]
+    store = get_services(context).reminders
     arg = context.args[0] if context.args else ""
     if not arg:
         current = await store.get(session.user_id)

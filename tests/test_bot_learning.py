@@ -142,10 +142,10 @@ async def test_share_lists_deep_links_for_instructors_only(harness):
 
 
 async def test_explain_this_diagnosis_opens_the_lesson(harness):
-    assert harness.runtime.services.extras["lesson_for_label"] == LESSON_FOR_LABEL
+    assert harness.runtime.services.lesson_for_label == LESSON_FOR_LABEL
     sam = await _account(harness, 2007, "sam")
     # a result message as handlers/diagnosis.py sends it to a student
-    slug = harness.runtime.services.extras["lesson_for_label"]["history_of_mi"]
+    slug = harness.runtime.services.lesson_for_label["history_of_mi"]
     await harness.application.bot.send_message(
         sam.chat_id,
         "<b>History of myocardial infarction</b> — confidence 91%",

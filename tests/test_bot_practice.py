@@ -94,7 +94,7 @@ async def test_a_stale_question_scores_nothing(harness):
     assert not sam.message(first[0].message_id).buttons
     # even a press that arrives for the old question (an old client) is refused
     user_id = await _account_id(harness, "sam@example.com")
-    store = harness.runtime.services.extras["practice"]
+    store = harness.runtime.services.practice
     assert (await store.pending(user_id))[0] == second[1]
     assert not await store.take_pending(user_id, first[1])
     feedback = await _answer(sam, second, _drill_answer(second[1])[1])

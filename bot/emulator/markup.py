@@ -211,7 +211,7 @@ def format_text(text: str, parse_mode: str | None, entities: list | None) -> tup
     if mode.lower() == "markdown":
         return re.sub(r"[*_`]", "", text), []
     if mode:
-        raise bad_request(f"unsupported parse_mode")
+        raise bad_request("unsupported parse_mode")
     return text, list(entities or [])
 
 
