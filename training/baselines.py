@@ -1,7 +1,9 @@
 """The two baselines the ResNet50 is measured against, on the same split (and in k-fold CV).
 
 * custom CNN of the original project: whole page at 64 x 64, conv 16-32-32, Dense 32, softmax;
-* HOG features of the binarised trace area (grid removed: our ink map) + logistic regression.
+* HOG features of the binarised trace area (grid removed: our ink map) + logistic regression;
+* the same HOG + logistic regression per lead crop (the ResNet50's inputs), page = mean of the 16
+  crop probabilities: shows what the lead-crop representation gives a linear model.
 """
 
 from __future__ import annotations
@@ -29,6 +31,21 @@ def hog_features(path: str) -> np.ndarray:
     return hog(small / 255.0, orientations=9, pixels_per_cell=(8, 8), cells_per_block=(2, 2), feature_vector=True)
 
 
+def crop_hog_features(path: str) -> np.ndarray:
+    """(16, d) HOG of each lead crop, exactly the crops the ResNet50 sees."""
+    from skimage.feature import hog
+
+    crops = P.prepare(P.load_page(path)).crops
+    return np.stack([hog(c[..., 0], orientations=9, pixels_per_cell=(8, 8), cells_per_block=(2, 2)) for c in crops])
+
+
+def fit_predict_crop_hog(x_tr, y_tr, x_te, seed: int = 0) -> np.ndarray:
+    """x: (pages, 16, d). Train on every crop with its page's label; average crop probabilities per page."""
+    n, k, d = x_tr.shape
+    p = fit_predict_hog(x_tr.reshape(n * k, d), np.repeat(y_tr, k), x_te.reshape(-1, d), seed, C=0.001)
+    return p.reshape(len(x_te), k, -1).mean(axis=1)
+
+
 def fit_predict_cnn(x_tr, y_tr, x_te, seed: int = 0, epochs: int = 40) -> np.ndarray:
     import keras
     from keras import layers
@@ -48,12 +65,12 @@ def fit_predict_cnn(x_tr, y_tr, x_te, seed: int = 0, epochs: int = 40) -> np.nda
     return model.predict(x_te, verbose=0)
 
 
-def fit_predict_hog(x_tr, y_tr, x_te, seed: int = 0) -> np.ndarray:
+def fit_predict_hog(x_tr, y_tr, x_te, seed: int = 0, C: float = 0.01) -> np.ndarray:
     from sklearn.linear_model import LogisticRegression
     from sklearn.pipeline import make_pipeline
     from sklearn.preprocessing import StandardScaler
 
-    clf = make_pipeline(StandardScaler(), LogisticRegression(C=0.01, max_iter=2000, class_weight="balanced",
+    clf = make_pipeline(StandardScaler(), LogisticRegression(C=C, max_iter=2000, class_weight="balanced",
                                                              random_state=seed))
     clf.fit(x_tr, y_tr)
     p = np.zeros((len(x_te), len(LABELS)))

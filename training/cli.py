@@ -23,10 +23,11 @@ def train_main(argv: list[str] | None = None) -> int:
     ap.add_argument("--patience", type=int, default=d.patience)
     ap.add_argument("--seed", type=int, default=d.seed)
     ap.add_argument("--weights", default=None, help="local ResNet50 ImageNet weights file (no download)")
-    ap.add_argument("--max-minutes", type=float, default=None, help="stop after the epoch that passes this budget")
+    ap.add_argument("--max-minutes", type=float, default=d.max_minutes,
+                    help="stop after the epoch that passes this wall-clock budget (0: no limit)")
     ap.add_argument("--limit-pages", type=int, default=None, help="use only N pages per split (smoke tests)")
     ap.add_argument("--workers", type=int, default=d.workers)
-    ap.add_argument("--progress", action="store_true", help="a progress bar per epoch instead of one line")
+    ap.add_argument("--progress", action="store_true", help="a progress bar per epoch (default when on a terminal)")
     ap.add_argument("--install", action="store_true", help="copy the final weights into inference/model/")
     a = ap.parse_args(argv)
     try:
@@ -34,8 +35,9 @@ def train_main(argv: list[str] | None = None) -> int:
 
         cfg = Config(data_dir=a.data, out_dir=a.out, epochs=a.epochs, crops_per_page=a.crops_per_page,
                      batch_size=a.batch_size, lr=a.lr, variants=a.variants, patience=a.patience, seed=a.seed,
-                     weights=a.weights, bn_momentum=a.bn_momentum, max_minutes=a.max_minutes, limit_pages=a.limit_pages, workers=a.workers,
-                     verbose=1 if a.progress else 2)
+                     weights=a.weights, bn_momentum=a.bn_momentum, max_minutes=a.max_minutes or None,
+                     limit_pages=a.limit_pages, workers=a.workers,
+                     verbose=1 if (a.progress or sys.stdout.isatty()) else 2)
         train(cfg)
     except FileNotFoundError as exc:
         print(f"error: {exc}", file=sys.stderr)
@@ -47,6 +49,7 @@ def train_main(argv: list[str] | None = None) -> int:
         from inference.model_def import MODEL_FILE
 
         shutil.copy(Path(a.out) / "final.h5", MODEL_FILE)
+        shutil.copy(Path(a.out) / "history.json", MODEL_FILE.with_name("history.json"))
         print(f"installed {MODEL_FILE}")
     return 0
 

@@ -327,11 +327,13 @@ def run_baselines(items, parts, kfold: bool, workers: int = 2) -> dict:
     with ProcessPoolExecutor(workers) as ex:
         x64 = np.stack(list(tqdm(ex.map(B.page_64, paths, chunksize=4), total=len(paths), desc="64x64 pages")))
         xh = np.stack(list(tqdm(ex.map(B.hog_features, paths, chunksize=4), total=len(paths), desc="HOG")))
+        xc = np.stack(list(tqdm(ex.map(B.crop_hog_features, paths, chunksize=4), total=len(paths), desc="crop HOG")))
     y = np.array([it.y for it in all_items])
     n_tr = len(parts["train"]) + len(parts["val"])  # baselines train on train + val
     res = {}
     for name, x, fp in (("custom CNN 64x64 (original project)", x64, B.fit_predict_cnn),
-                        ("HOG of ink map + logistic regression", xh, B.fit_predict_hog)):
+                        ("HOG of ink map + logistic regression", xh, B.fit_predict_hog),
+                        ("HOG of each lead crop + logistic regression, page = mean", xc, B.fit_predict_crop_hog)):
         p = fp(x[:n_tr], y[:n_tr], x[n_tr:])
         res[name] = {"test": metrics(y[n_tr:], p)}
         if kfold:

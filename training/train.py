@@ -40,7 +40,7 @@ class Config:
     patience: int = 5
     seed: int = data.SEED
     weights: str | None = None  # local ImageNet ResNet50 weights file (no download)
-    max_minutes: float | None = None  # stop after the epoch that passes this wall-clock budget
+    max_minutes: float | None = 110.0  # stop after the epoch that passes this budget (2-core CPU: ~2 h in all)
     limit_pages: int | None = None  # smoke tests: use only this many pages per split
     input_size: tuple[int, int] = field(default_factory=lambda: P.CROP_SIZE)
     workers: int = 2
