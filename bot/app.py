@@ -38,12 +38,11 @@ ANALYSIS_WORKERS = 1  # TensorFlow already uses every core for one image; more w
 
 
 def analyse_image(data: bytes):
-    """Classify an image and, for an ECG, draw its heat map. Runs in the analysis pool's thread."""
-    import inference  # TensorFlow loads on first use, not at bot start
+    """Diagnosis and, for an ECG, its heat map (`inference.analysis.analyse`: one preprocessing, one
+    backbone pass). Runs in the analysis pool's thread; TensorFlow loads on first use, not at start."""
+    from inference.analysis import analyse
 
-    result = inference.classify(data)
-    heatmap = inference.heatmap_png(data) if result.is_ecg else None
-    return result, heatmap
+    return analyse(data)
 
 
 async def start_database(settings: Settings) -> tuple[Any, Any, EmbeddedMongo | None]:
