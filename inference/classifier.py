@@ -73,7 +73,8 @@ class Classifier:
     # -- public API
     def classify_prepared(self, prep: P.Prepared, check: bool = True) -> Result:
         if check:
-            ok = ecg_check.check(prep.page, P.trace_area(prep.page, prep.box))
+            area = prep.area if prep.area is not None else P.trace_area(prep.page, prep.box)
+            ok = ecg_check.check(prep.page, area)
             if not ok.is_ecg:
                 return refused(ok.reason)
         probs = self.page_probabilities(prep.crops)

@@ -47,6 +47,7 @@ class Prepared:
     box: tuple[int, int, int, int]  # grid rectangle in page pixels
     box_found: bool  # False when the default layout box was used
     crops: np.ndarray  # float32 (N_CROPS, H, W, 1), ink in [0, 1]
+    area: np.ndarray | None = None  # float32 ink map of the whole grid rectangle (area_size())
 
 
 def load_page(data: bytes | str | Image.Image) -> np.ndarray:
@@ -150,7 +151,8 @@ def prepare(data: bytes | str | Image.Image | np.ndarray) -> Prepared:
     """Full preprocessing of one page: the function both training and serving call."""
     page = data if isinstance(data, np.ndarray) else load_page(data)
     box, found = find_grid_box(page)
-    return Prepared(page=page, box=box, box_found=found, crops=crops_from_area(trace_area(page, box)))
+    area = trace_area(page, box)
+    return Prepared(page=page, box=box, box_found=found, crops=crops_from_area(area), area=area)
 
 
 def mask_header_footer(page: np.ndarray, box: tuple[int, int, int, int] | None = None) -> np.ndarray:

@@ -261,6 +261,10 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--history", default=None, help="training history.json (default: beside the model)")
     ap.add_argument("--out", default=str(REPORT_DIR))
     ap.add_argument("--no-baselines", action="store_true")
+    ap.add_argument("--baselines-json", default=None,
+                    help="reuse baseline results written earlier by --baselines-only (same split)")
+    ap.add_argument("--baselines-only", metavar="JSON", default=None,
+                    help="only run the baselines (they do not depend on the model) and write them here")
     ap.add_argument("--no-kfold", action="store_true")
     ap.add_argument("--limit-pages", type=int, default=None, help="smoke tests only")
     ap.add_argument("--workers", type=int, default=2)
@@ -281,6 +285,10 @@ def main(argv: list[str] | None = None) -> int:
         parts = {k: limit_per_class(v, a.limit_pages) for k, v in parts.items()}
         test = parts["test"]
     y = np.array([it.y for it in test])
+    if a.baselines_only:
+        res = run_baselines(items, parts, kfold=not a.no_kfold, workers=a.workers)
+        Path(a.baselines_only).write_text(json.dumps(res, indent=1))
+        return 0
 
     from inference.classifier import Classifier
 
@@ -309,7 +317,9 @@ def main(argv: list[str] | None = None) -> int:
         plot_curves(rep["history"], out / "training_curves.png")
 
     rep["baselines"] = {}
-    if not a.no_baselines:
+    if a.baselines_json:
+        rep["baselines"] = json.loads(Path(a.baselines_json).read_text())
+    elif not a.no_baselines:
         rep["baselines"] = run_baselines(items, parts, kfold=not a.no_kfold, workers=a.workers)
     rep["refusal"] = refusal_check()
     rep["minutes"] = (time.time() - t0) / 60

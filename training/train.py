@@ -188,6 +188,7 @@ def recalibrate_bn(model, crops: np.ndarray, seed: int, batches: int = 40, batch
         l.momentum = 0.9
     rng = np.random.default_rng(seed)
     flat = crops.reshape((-1,) + crops.shape[-3:])
+    batches = min(batches, max(2, len(flat) // batch))  # tiny smoke-test sets need only a couple
     for _ in range(batches):
         x = flat[rng.integers(0, len(flat), batch)].astype(np.float32) / 255.0
         model(x, training=True)
