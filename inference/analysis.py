@@ -12,9 +12,8 @@ import threading
 
 import numpy as np
 
-from inference import ecg_check
 from inference import preprocess as P
-from inference.classifier import Result, get_classifier, overlay_png, refused, result_from_probs
+from inference.classifier import Result, get_classifier, overlay_png, refusal_for, refused, result_from_probs
 
 _lock = threading.Lock()
 _graph = None
@@ -52,9 +51,9 @@ def analyse(image_bytes: bytes, max_width: int = 1000) -> tuple[Result, bytes | 
         prep = P.prepare(image_bytes)
     except P.NotAnImage:
         return refused("the file is not a readable image"), None
-    check = ecg_check.check(prep.page, P.trace_area(prep.page, prep.box))
-    if not check.is_ecg:
-        return refused(check.reason), None
+    refusal = refusal_for(prep)
+    if refusal is not None:
+        return refusal, None
     classifier = get_classifier()
     with _lock:
         if _graph is None:

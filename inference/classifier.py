@@ -72,11 +72,8 @@ class Classifier:
 
     # -- public API
     def classify_prepared(self, prep: P.Prepared, check: bool = True) -> Result:
-        if check:
-            area = prep.area if prep.area is not None else P.trace_area(prep.page, prep.box)
-            ok = ecg_check.check(prep.page, area)
-            if not ok.is_ecg:
-                return refused(ok.reason)
+        if check and (refusal := refusal_for(prep)) is not None:
+            return refusal
         probs = self.page_probabilities(prep.crops)
         return result_from_probs(probs)
 
@@ -123,6 +120,13 @@ class Classifier:
         prep = P.prepare(image_bytes)
         probs = self.page_probabilities(prep.crops)
         return overlay_png(prep, self.gradcam(prep.crops, int(np.argmax(probs))), max_width)
+
+
+def refusal_for(prep: P.Prepared) -> Result | None:
+    """A refusal when the page is not a 12-lead ECG printout (the rule-based check), else None."""
+    area = prep.area if prep.area is not None else P.trace_area(prep.page, prep.box)
+    ok = ecg_check.check(prep.page, area)
+    return None if ok.is_ecg else refused(ok.reason)
 
 
 def result_from_probs(probs: np.ndarray) -> Result:
