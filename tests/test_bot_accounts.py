@@ -29,6 +29,14 @@ async def test_register_activate_login_logout(harness):
     assert (await alice.wait_for()).raw_text == texts.PLEASE_LOGIN
 
 
+async def _to_password_prompt(user, email):
+    """/login up to the password question."""
+    await user.send_text("/login")
+    await user.wait_for_text("email")
+    await user.send_text(email)
+    await user.wait_for_text("password")
+
+
 async def _answer(user, text):
     await user.send_text(text)
     return await user.wait_for()
@@ -81,10 +89,7 @@ async def test_registration_validates_every_answer_with_the_specified_texts(harn
     user = await harness.db["users"].find_one({})
     assert STRONG_PASSWORD not in str(user)
     # inactive until activated
-    await bob.send_text("/login")
-    await bob.wait_for_text("email")
-    await bob.send_text("bob@example.com")
-    await bob.wait_for_text("password")
+    await _to_password_prompt(bob, "bob@example.com")
     await bob.send_text(STRONG_PASSWORD)
     assert (await bob.wait_for()).text.startswith("plz confirm your email")
 
@@ -156,10 +161,7 @@ async def test_login_errors_use_the_specified_texts_and_success_names_user_and_r
     alice = harness.user(1001)
     await harness.register(alice, role="Healthcare professional")
     await harness.activate(alice)
-    await alice.send_text("/login")
-    await alice.wait_for_text("email")
-    await alice.send_text("nobody@example.com")
-    await alice.wait_for_text("password")
+    await _to_password_prompt(alice, "nobody@example.com")
     await alice.send_text(STRONG_PASSWORD)
     assert (await alice.wait_for()).text.startswith("data invalid")
     await alice.send_text("alice@example.com")
@@ -177,20 +179,14 @@ async def test_five_failed_logins_lock_the_account_for_15_minutes(harness):
     alice = harness.user(1001)
     await harness.register(alice)
     await harness.activate(alice)
-    await alice.send_text("/login")
-    await alice.wait_for_text("email")
-    await alice.send_text("alice@example.com")
-    await alice.wait_for_text("password")
+    await _to_password_prompt(alice, "alice@example.com")
     for attempt in range(4):
         await alice.send_text(f"Wr0ng!pass{attempt}")
         assert (await alice.wait_for()).text.startswith("invalid password")
     await alice.send_text("Wr0ng!pass5")
     assert "locked for 15 minutes" in (await alice.wait_for()).text
     # even the right password is refused while locked
-    await alice.send_text("/login")
-    await alice.wait_for_text("email")
-    await alice.send_text("alice@example.com")
-    await alice.wait_for_text("password")
+    await _to_password_prompt(alice, "alice@example.com")
     await alice.send_text(STRONG_PASSWORD)
     assert "locked" in (await alice.wait_for()).text
     await harness.advance(minutes=15, seconds=1)
@@ -260,10 +256,7 @@ async def test_forgot_password_full_flow_ends_every_session(harness):
     await alice.send_text("/me")
     assert (await alice.wait_for()).raw_text == texts.PLEASE_LOGIN
     # old password refused, new one works; the code was single use
-    await alice.send_text("/login")
-    await alice.wait_for_text("email")
-    await alice.send_text("alice@example.com")
-    await alice.wait_for_text("password")
+    await _to_password_prompt(alice, "alice@example.com")
     assert (await _answer(alice, STRONG_PASSWORD)).text.startswith("invalid password")
     await alice.send_text("N3w!password")
     await alice.wait_for_text("Welcome")
