@@ -655,8 +655,10 @@ class EmulatorCore:
         return True
 
     # ---- sending
-    def m_sendMessage(self, bot, p, f):
-        chat = self._chat(bot, p)
+    @staticmethod
+    def _message_text(p):
+        """The `text` of sendMessage/editMessageText, checked as Telegram does: (raw, parse_mode,
+        plain text, entities)."""
         raw = _str(p, "text")
         if raw is None or not raw.strip():
             raise bad_request("message text is empty")
@@ -666,6 +668,11 @@ class EmulatorCore:
             raise bad_request("message text is empty")
         if utf16_len(plain) > MAX_TEXT:
             raise bad_request("message is too long")
+        return raw, parse_mode, plain, entities
+
+    def m_sendMessage(self, bot, p, f):
+        chat = self._chat(bot, p)
+        raw, parse_mode, plain, entities = self._message_text(p)
         markup = self._markup(p)
         reply_to = self._reply_to(chat, p)
         msg = self._bot_message(bot, chat, kind="text", text=plain, raw_text=raw, parse_mode=parse_mode,
@@ -732,15 +739,7 @@ class EmulatorCore:
             raise bad_request("message can't be edited")
         if msg.kind != "text":
             raise bad_request("there is no text in the message to edit")
-        raw = _str(p, "text")
-        if raw is None or not raw.strip():
-            raise bad_request("message text is empty")
-        parse_mode = _str(p, "parse_mode")
-        plain, entities = format_text(raw, parse_mode, _json(p, "entities"))
-        if not plain.strip():
-            raise bad_request("message text is empty")
-        if utf16_len(plain) > MAX_TEXT:
-            raise bad_request("message is too long")
+        raw, parse_mode, plain, entities = self._message_text(p)
         markup = self._markup(p)
         inline = markup if markup and "inline_keyboard" in markup else None
         if plain == msg.text and entities == msg.entities and inline == msg.reply_markup:
