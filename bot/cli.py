@@ -39,12 +39,22 @@ def cmd_run(args: argparse.Namespace) -> int:
     if not settings.telegram_bot_token:
         print(NO_TOKEN, file=sys.stderr)
         return 2
+    from telegram.error import InvalidToken, NetworkError
+
     from bot.app import BotRuntime
 
     try:
         asyncio.run(BotRuntime(settings, warm_model=True).run_until_signal())
     except KeyboardInterrupt:
         pass
+    except InvalidToken:
+        print("Telegram rejected TELEGRAM_BOT_TOKEN. Check it with @BotFather (/token), or try "
+              "`ecg-bot sandbox`, which needs no token.", file=sys.stderr)
+        return 2
+    except NetworkError as exc:
+        print(f"Cannot reach the Bot API at {settings.telegram_api_url}: {exc}. Check the network or "
+              "TELEGRAM_API_URL, or try `ecg-bot sandbox`.", file=sys.stderr)
+        return 1
     return 0
 
 

@@ -72,3 +72,24 @@ def test_no_token_gives_a_friendly_explanation_not_a_traceback(tmp_path):
     assert result.returncode == 2
     assert "@BotFather" in result.stderr and "TELEGRAM_BOT_TOKEN" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_a_rejected_token_gives_a_clear_message(tmp_path):
+    """The Bot API emulator answers 401 to an unknown token, as Telegram does."""
+    script = (
+        "import asyncio, os, subprocess, sys\n"
+        "from bot.emulator import BotAPIEmulator\n"
+        "async def main():\n"
+        "    async with BotAPIEmulator() as emu:\n"
+        "        env = dict(os.environ, TELEGRAM_BOT_TOKEN='999:WRONG', TELEGRAM_API_URL=emu.url, DATA_DIR=sys.argv[1])\n"
+        "        proc = await asyncio.create_subprocess_exec(sys.executable, '-m', 'bot', env=env,\n"
+        "            stderr=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.DEVNULL)\n"
+        "        _, err = await asyncio.wait_for(proc.communicate(), 90)\n"
+        "        print(proc.returncode); print(err.decode())\n"
+        "asyncio.run(main())\n"
+    )
+    result = subprocess.run([sys.executable, "-c", script, str(tmp_path / "data")], capture_output=True,
+                            text=True, timeout=120, cwd=ROOT)
+    code, _, stderr = result.stdout.partition("\n")
+    assert code.strip() == "2", result.stdout + result.stderr
+    assert "rejected TELEGRAM_BOT_TOKEN" in stderr and "Traceback" not in stderr
