@@ -552,23 +552,10 @@ class EmulatorCore:
                                   if next(k for k in u if k != "update_id") in bot.allowed_updates]
             return bot.updates[:limit] or None
 
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + timeout
-        while True:
-            got = ready()
-            if got:
-                return got
-            remaining = deadline - loop.time()
-            if remaining <= 0 or self.closing:
-                return []
-            fut = loop.create_future()
-            self._waiters.add(fut)
-            try:
-                await asyncio.wait_for(fut, remaining)
-            except asyncio.TimeoutError:
-                pass
-            finally:
-                self._waiters.discard(fut)
+        try:
+            return await self.wait_until(ready, timeout)
+        except WaitTimeout:  # long poll ended without updates (or the emulator is closing)
+            return []
 
     # ---- commands / descriptions
     @staticmethod
