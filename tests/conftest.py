@@ -22,8 +22,9 @@ from accounts import passwords
 from accounts.clock import ManualClock
 from bot.app import BotRuntime
 from bot.config import Settings
-from bot.embedded import EmbeddedOutbox, message_text
+from bot.embedded import EmbeddedOutbox, free_port, message_text
 from bot.emulator import BotAPIEmulator, SimUser
+from bot.sandbox.server import start_sandbox
 from handlers.sessions import EXPIRY_JOB_PREFIX
 
 STRONG_PASSWORD = "Str0ng!pass"
@@ -182,3 +183,14 @@ async def harness(tmp_path, nx_server, cheap_hashing):
         yield h
     finally:
         await h.stop()
+
+
+@pytest_asyncio.fixture
+async def sandbox(tmp_path, cheap_hashing):
+    """`ecg-bot sandbox` in-process on a free port, with its embedded database and outbox."""
+    settings = Settings(data_dir=tmp_path / "data", jwt_secret="sandbox-test-" + uuid.uuid4().hex)
+    sb = await start_sandbox(settings, "127.0.0.1", free_port(), poll_timeout=1)
+    try:
+        yield sb
+    finally:
+        await sb.stop()

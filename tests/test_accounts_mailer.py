@@ -3,7 +3,6 @@ keeps when mail fails."""
 
 from __future__ import annotations
 
-from pathlib import Path
 
 import pytest
 from aiosmtpd.controller import Controller

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from conftest import STRONG_PASSWORD
 from handlers import texts
 
@@ -218,7 +220,7 @@ async def test_session_expires_after_24_hours_and_the_user_is_told(harness):
 async def test_expired_session_is_caught_on_the_next_command_even_before_the_job(harness):
     alice = harness.user(1001)
     await harness.signed_up(alice)
-    harness.clock.advance(__import__("datetime").timedelta(hours=25))  # the job has not fired
+    harness.clock.advance(timedelta(hours=25))  # the job has not fired
     await alice.send_text("/me")
     assert (await alice.wait_for()).raw_text == texts.SESSION_EXPIRED
     await alice.expect_silence(0.3)  # told once, not also "Please /login first"

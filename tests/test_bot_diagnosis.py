@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import io
+from datetime import timedelta
 
 import pytest
 from PIL import Image
@@ -87,7 +88,7 @@ async def test_unanswered_preview_expires(harness):
     await harness.signed_up(ann)
     await ann.send_document(image_bytes(fmt="PNG"), "ecg.png", "image/png")
     preview = await ann.wait_for(preview_of)
-    harness.clock.advance(__import__("datetime").timedelta(minutes=11))
+    harness.clock.advance(timedelta(minutes=11))
     jobs = []
     for _ in range(100):  # the handler schedules the job right after sending the preview
         jobs = [j for j in harness.application.job_queue.jobs() if j.name.startswith("preview:")]

@@ -26,16 +26,6 @@ PASSWORD = "Str0ng!pass"
 
 
 @pytest.fixture
-async def sandbox(tmp_path, cheap_hashing):
-    settings = Settings(data_dir=tmp_path / "data", jwt_secret="sandbox-test-" + uuid.uuid4().hex)
-    sb = await start_sandbox(settings, "127.0.0.1", free_port(), poll_timeout=1)
-    try:
-        yield sb
-    finally:
-        await sb.stop()
-
-
-@pytest.fixture
 async def http(sandbox):
     async with aiohttp.ClientSession(base_url=sandbox.url, timeout=aiohttp.ClientTimeout(total=15)) as session:
         yield session

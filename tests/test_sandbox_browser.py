@@ -9,15 +9,11 @@ from __future__ import annotations
 
 import asyncio
 import os
-import uuid
 from pathlib import Path
 
 import pytest
 
-from bot.config import Settings
-from bot.embedded import free_port
 from bot.sandbox.browser import chromium_driver, ensure_browser, page_errors
-from bot.sandbox.server import start_sandbox
 
 PASSWORD = "Str0ng!pass"
 EMAIL = "alice@example.com"
@@ -32,16 +28,6 @@ def browser_available():
         if os.environ.get("CI", "").lower() in ("1", "true", "yes"):
             pytest.fail(f"browser tests need headless Chromium: {reason}", pytrace=False)
         pytest.skip(f"browser tests need headless Chromium: {reason}")
-
-
-@pytest.fixture
-async def sandbox(tmp_path, cheap_hashing):
-    settings = Settings(data_dir=tmp_path / "data", jwt_secret="sandbox-test-" + uuid.uuid4().hex)
-    sb = await start_sandbox(settings, "127.0.0.1", free_port(), poll_timeout=1)
-    try:
-        yield sb
-    finally:
-        await sb.stop()
 
 
 class Page:
