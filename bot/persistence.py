@@ -2,7 +2,7 @@
 
 Documents are keyed by bot id plus chat/user, like aiogram's storages, so several bots can share
 one database. PTB only calls `update_*` from `Application.update_persistence()`; the bot calls it
-after every update (see `bot.app._write_through`) so a bot killed mid-conversation resumes at the
+after every update (see `handlers._write_through`) so a bot killed mid-conversation resumes at the
 same question after a restart.
 """
 

@@ -9,6 +9,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import re
 import uuid
 from datetime import datetime, timezone
@@ -91,6 +93,17 @@ class BotHarness:
     @property
     def db(self):
         return self.runtime.services.db
+
+    async def settled(self, timeout: float = 10.0) -> None:
+        """Wait until every update the bot has fetched is fully handled — including the
+        write-through to MongoDB, which runs after the reply has already reached the chat."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        app = self.application
+        while not app.update_queue.empty() or app.update_processor.current_concurrent_updates:
+            if loop.time() > deadline:
+                raise AssertionError("the bot did not finish handling its updates in time")
+            await asyncio.sleep(0.02)
 
     def user(self, user_id: int, first_name: str = "Alice") -> SimUser:
         return self.emulator.user(user_id, first_name=first_name)

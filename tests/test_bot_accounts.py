@@ -86,6 +86,7 @@ async def test_registration_validates_every_answer_with_the_specified_texts(harn
     done = await bob.wait_for_text("Account created")
     assert "bob@example.com" in done.text  # normalised
     # the password never reached the database in clear, not even in conversation state
+    await harness.settled()
     async for doc in harness.db["ptb_user_data"].find({}):
         assert STRONG_PASSWORD not in str(doc)
     user = await harness.db["users"].find_one({})

@@ -28,6 +28,7 @@ async def test_not_logged_in_image_is_refused_and_not_kept(harness):
     assert (await ann.wait_for()).raw_text == texts.PLEASE_LOGIN
     await ann.send_document(image_bytes(fmt="PNG"), "ecg.png", "image/png")
     assert (await ann.wait_for()).raw_text == texts.PLEASE_LOGIN
+    await harness.settled()
     assert not await harness.db["ptb_user_data"].find_one({"owner_id": 2001, "data.pending_ecg": {"$exists": True}})
 
 

@@ -11,17 +11,6 @@ from bot.embedded import EmbeddedMongo, EmbeddedOutbox
 from handlers import texts
 
 
-async def _eventually(check, timeout: float = 5.0):
-    deadline = asyncio.get_running_loop().time() + timeout
-    while True:
-        result = await check()
-        if result:
-            return result
-        if asyncio.get_running_loop().time() > deadline:
-            raise AssertionError("condition not reached in time")
-        await asyncio.sleep(0.05)
-
-
 async def test_bot_killed_mid_registration_resumes_at_the_same_question(harness):
     alice = harness.user(1001)
     await alice.send_text("/register")
@@ -32,12 +21,9 @@ async def test_bot_killed_mid_registration_resumes_at_the_same_question(harness)
     await alice.wait_for_text("password")
 
     # Written through to MongoDB as soon as the answer was handled — what a SIGKILL would leave.
-    async def stored():
-        conversation = await harness.db["ptb_conversations"].find_one({"name": "register"})
-        draft = await harness.db["ptb_user_data"].find_one({"owner_id": 1001})
-        return conversation and draft and conversation, draft
-
-    conversation, draft = await _eventually(stored)
+    await harness.settled()
+    conversation = await harness.db["ptb_conversations"].find_one({"name": "register"})
+    draft = await harness.db["ptb_user_data"].find_one({"owner_id": 1001})
     assert conversation["key"] == [1001, 1001]
     assert draft["data"]["registration"] == {"username": "alice", "email": "alice@example.com"}
 

@@ -53,6 +53,8 @@ class Page:
                 return condition()
             except StaleElementReferenceException:  # a bubble re-rendered (edited) meanwhile
                 return None
+            except IndexError:  # page.css(...)[0] before the element is on the page: not yet
+                return None
 
         try:
             return self.wait.until(check)
