@@ -15,6 +15,7 @@ __all__ = [
     "ResetCodeInvalid",
     "ResetCodeExpired",
     "MailNotSent",
+    "MailThrottled",
     "StorageUnavailable",
 ]
 
@@ -91,6 +92,17 @@ class MailNotSent(AccountError):
     """Mail could not be delivered after retries; whatever was created stays created."""
 
     code = "mail_not_sent"
+
+
+class MailThrottled(AccountError):
+    """Too many mails of one kind to one account within the hour; nothing was changed or sent.
+    retry_at: when the next one may go."""
+
+    code = "mail_throttled"
+
+    def __init__(self, retry_at: datetime) -> None:
+        super().__init__(retry_at)
+        self.retry_at = retry_at
 
 
 class StorageUnavailable(AccountError):

@@ -28,6 +28,7 @@ from .errors import (
     AccountLocked,
     EmailTaken,
     MailNotSent,
+    MailThrottled,
     NotActivated,
     ResetCodeExpired,
     ResetCodeInvalid,
@@ -51,6 +52,7 @@ __all__ = [
     "LOGIN_MAX_FAILURES",
     "LOGIN_FAILURE_WINDOW",
     "LOCK_DURATION",
+    "MAILS_PER_HOUR",
     "JWT_ALGORITHM",
 ]
 
@@ -64,6 +66,11 @@ LOGIN_MAX_FAILURES = 5
 LOGIN_FAILURE_WINDOW = timedelta(minutes=15)
 LOCK_DURATION = timedelta(minutes=15)
 JWT_ALGORITHM = "HS256"
+# Activation links and reset codes mailed to one account per rolling hour, each kind counted apart:
+# enough for a user who mistyped or lost a mail, not enough to turn the bot into a mail cannon
+# against someone else's address.
+MAILS_PER_HOUR = 5
+MAIL_WINDOW = timedelta(hours=1)
 
 _TOKEN_RE = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 
@@ -203,6 +210,20 @@ class AccountService:
                 ended.append(session)
         return ended
 
+    async def _mail_allowed_at(self, collection: Any, user_id: str) -> datetime | None:
+        """None if another mail of this kind (one token/code document each) may go to this user now,
+        else when it may. Counts the documents created within the last hour."""
+        since = st.to_ms(self._now() - MAIL_WINDOW)
+        recent = [
+            d["created_at"]
+            async for d in collection.find({"user_id": user_id, "created_at": {"$gt": since}})
+            .sort("created_at", DESCENDING)
+            .limit(MAILS_PER_HOUR)
+        ]
+        if len(recent) < MAILS_PER_HOUR:
+            return None
+        return st.from_ms(min(recent)) + MAIL_WINDOW
+
     def _code_hash(self, code_id: str, code: str) -> str:
         return hash_reset_code(code, key=self._secret, salt=code_id)
 
@@ -283,7 +304,8 @@ class AccountService:
     @_guard
     async def resend_activation(self, *, email: str | None = None, telegram_id: int | None = None) -> User | None:
         """Mail a fresh link (older links die). By email, else by the Telegram user who registered (the most
-        recent inactive account). None if no inactive account matches. Raises MailNotSent."""
+        recent inactive account). None if no inactive account matches. Raises MailNotSent, or MailThrottled
+        after MAILS_PER_HOUR links within the hour (the current link then stays valid)."""
         doc: dict[str, Any] | None = None
         if email:
             doc = await self._user_by_email(email)
@@ -296,6 +318,9 @@ class AccountService:
                     break
         if doc is None or doc.get("is_active"):
             return None
+        retry_at = await self._mail_allowed_at(self._tokens, doc["_id"])
+        if retry_at is not None:
+            raise MailThrottled(retry_at)
         await self._issue_activation(doc)
         return _user(doc)
 
@@ -455,10 +480,15 @@ class AccountService:
     async def start_password_reset(self, email: str) -> None:
         """Mail a 6-digit code (15 min, single use) if the account exists; asking again voids the previous
         code. Returns None either way and never raises MailNotSent: the answer must not reveal whether the
-        address has an account (a failed mail is logged without personal data; /forgot again retries)."""
+        address has an account (a failed mail is logged without personal data; /forgot again retries).
+        After MAILS_PER_HOUR codes within the hour nothing is sent and the current code stays valid — for
+        the same reason that is not told either."""
         doc = await self._user_by_email(email)
         if doc is None:
             log.info("password reset asked for an address without an account")
+            return None
+        if await self._mail_allowed_at(self._codes, doc["_id"]) is not None:
+            log.warning("reset code for account %s not sent: %d codes within the hour", doc["_id"], MAILS_PER_HOUR)
             return None
         now = st.to_ms(self._now())
         await self._codes.update_many(

@@ -10,7 +10,7 @@ from telegram import Update
 from telegram.ext import ContextTypes
 
 from accounts import validation
-from accounts.errors import MailNotSent, StorageUnavailable, TokenInvalid
+from accounts.errors import MailNotSent, MailThrottled, StorageUnavailable, TokenInvalid
 from bot.services import get_services
 from content.lessons import slug_from_payload
 from handlers import learning, texts
@@ -64,6 +64,9 @@ async def resend(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
             user = await accounts.resend_activation(telegram_id=update.effective_user.id)
     except MailNotSent:
         await reply(update, texts.MAIL_FAILED)
+        return
+    except MailThrottled as error:
+        await reply(update, texts.RESEND_THROTTLED.format(until=error.retry_at.strftime("%H:%M")))
         return
     if user is None:
         await reply(update, texts.RESEND_NOTHING)

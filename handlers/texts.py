@@ -115,6 +115,10 @@ RESEND_NOTHING = (
     "I found no account waiting for activation. If you registered with another Telegram account, "
     "send <code>/resend your@email.com</code>; if you are already active, /login."
 )
+RESEND_THROTTLED = (
+    "I've already sent several activation links within the hour, so I'm not sending another yet — the "
+    "latest one still works. Please check your inbox and spam folder; you can ask again after {until} UTC."
+)
 MAIL_FAILED = "I couldn't send the email right now. Nothing is lost — please try again in a few minutes."
 
 # --- Login / logout / sessions ---------------------------------------------------------------

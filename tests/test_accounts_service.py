@@ -12,6 +12,7 @@ from accounts import storage as st
 from accounts.errors import (
     AccountLocked,
     EmailTaken,
+    MailThrottled,
     NotActivated,
     ResetCodeExpired,
     ResetCodeInvalid,
@@ -21,7 +22,7 @@ from accounts.errors import (
     WrongPassword,
 )
 from accounts.models import Role
-from accounts.service import AccountService
+from accounts.service import MAILS_PER_HOUR, AccountService
 
 try:
     from tests._accounts_fixtures import (  # noqa: F401
@@ -127,6 +128,27 @@ async def test_resend_kills_old_link(service, outbox):
     assert await service.resend_activation(telegram_id=7) is None
     assert await service.resend_activation(email="nobody@example.com") is None
     assert await service.resend_activation() is None
+
+
+async def test_resend_is_capped_per_hour_and_the_latest_link_keeps_working(service, outbox, clock):
+    await register(service, tg=7)  # the registration mail counts as the first link
+    for _ in range(MAILS_PER_HOUR - 1):
+        clock.advance(timedelta(minutes=5))
+        assert await service.resend_activation(telegram_id=7) is not None
+    latest = token_from_mail(outbox, EMAIL)
+    first_at = clock.now() - timedelta(minutes=5 * (MAILS_PER_HOUR - 1))
+    with pytest.raises(MailThrottled) as info:
+        await service.resend_activation(email=EMAIL)
+    assert info.value.retry_at == first_at + timedelta(hours=1)
+    assert len(outbox.messages_to(EMAIL)) == MAILS_PER_HOUR  # nothing sent, nothing revoked
+    # once the oldest mail is an hour old, one more may go
+    clock.advance(info.value.retry_at - clock.now() - timedelta(seconds=1))
+    with pytest.raises(MailThrottled):
+        await service.resend_activation(telegram_id=7)
+    clock.advance(timedelta(seconds=1))
+    assert await service.resend_activation(telegram_id=7) is not None
+    assert token_from_mail(outbox, EMAIL) != latest
+    assert (await service.activate(token_from_mail(outbox, EMAIL))).is_active
 
 
 # --------------------------------------------------------------------------- login
@@ -296,6 +318,24 @@ async def test_reset_same_behaviour_for_unknown_email(service, outbox):
     assert outbox.messages() == []
     with pytest.raises(ResetCodeExpired):
         await service.verify_reset_code("nobody@example.com", "123456")
+
+
+async def test_reset_codes_are_capped_per_hour_silently(service, outbox, clock):
+    await active_user(service, outbox)
+    for _ in range(MAILS_PER_HOUR):
+        await service.start_password_reset(EMAIL)
+        clock.advance(timedelta(minutes=1))
+    assert len(outbox.messages_to(EMAIL)) == 1 + MAILS_PER_HOUR
+    code = code_from_mail(outbox, EMAIL)
+    # one more within the hour: same answer, no mail, and the last code is not voided
+    assert await service.start_password_reset(EMAIL) is None
+    assert len(outbox.messages_to(EMAIL)) == 1 + MAILS_PER_HOUR
+    await service.verify_reset_code(EMAIL, code)
+    clock.advance(timedelta(hours=1) - timedelta(minutes=MAILS_PER_HOUR) + timedelta(seconds=1))
+    await service.start_password_reset(EMAIL)
+    assert len(outbox.messages_to(EMAIL)) == 2 + MAILS_PER_HOUR
+    with pytest.raises(ResetCodeInvalid):
+        await service.verify_reset_code(EMAIL, code)  # the new code replaced it
 
 
 async def test_reset_flow_ends_all_sessions(service, outbox, clock):

@@ -149,6 +149,23 @@ async def test_resend_by_email_from_another_telegram_account_and_unknown(harness
     assert (await other.wait_for()).raw_text == texts.RESEND_NOTHING
 
 
+async def test_resend_after_too_many_links_says_when_and_the_last_link_still_works(harness):
+    from accounts.service import MAILS_PER_HOUR
+
+    alice = harness.user(1001)
+    await harness.register(alice)
+    for _ in range(MAILS_PER_HOUR - 1):
+        await alice.send_text("/resend")
+        assert "fresh activation link" in (await alice.wait_for()).text
+    latest = await harness.activation_token("alice@example.com", count=MAILS_PER_HOUR)
+    await alice.send_text("/resend")
+    until = (harness.clock.now() + timedelta(hours=1)).strftime("%H:%M")
+    assert (await alice.wait_for()).raw_text == texts.RESEND_THROTTLED.format(until=until)
+    assert len(harness.outbox.messages_to("alice@example.com")) == MAILS_PER_HOUR
+    await alice.open_deep_link(latest)
+    assert "is active" in (await alice.wait_for()).text
+
+
 async def test_email_already_registered_gets_a_clear_message(harness):
     alice, mallory = harness.user(1001), harness.user(1003, "Mallory")
     await harness.register(alice)
