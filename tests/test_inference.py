@@ -104,6 +104,26 @@ def test_real_or_synthetic_ecg_passes_the_check():
         assert res.is_ecg, res.features
 
 
+def test_a_deep_shadow_across_the_page_does_not_refuse_it():
+    """Paper is judged against its local light: half the page at 45 % brightness is still paper."""
+    page = P.load_page(_ecg_bytes())
+    h, w = page.shape[:2]
+    light = np.where(np.arange(w)[None, :] < w * 0.55, 1.0, 0.45) * np.ones((h, 1))
+    shaded = (page * light[..., None]).astype(np.uint8)
+    box, _ = P.find_grid_box(shaded)
+    res = ecg_check.check(shaded, P.trace_area(shaded, box))
+    assert res.features["paper"] > 0.9, res.features
+    assert res.is_ecg, res.features
+
+
+def test_a_dark_or_grey_landscape_is_not_paper_with_traces():
+    for level in (30, 128):
+        flat = np.full((1131, 1600, 3), level, np.uint8)
+        page = P.load_page(_jpeg(flat))
+        box, _ = P.find_grid_box(page)
+        assert not ecg_check.check(page, P.trace_area(page, box)).is_ecg
+
+
 @pytest.fixture(scope="module")
 def clf():
     if not MODEL_FILE.exists():
