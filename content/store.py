@@ -11,8 +11,10 @@ from __future__ import annotations
 import hashlib
 import re
 import secrets
+import zoneinfo
 from dataclasses import dataclass
 from datetime import datetime, timezone
+from functools import lru_cache
 from typing import Any
 
 from pymongo.errors import DuplicateKeyError
@@ -212,10 +214,15 @@ class Reminder:
     chat_id: int
     hour: int
     minute: int
+    tz: str = "UTC"  # an IANA time-zone name; the job follows its daylight-saving changes
 
     @property
     def hhmm(self) -> str:
         return f"{self.hour:02d}:{self.minute:02d}"
+
+    @property
+    def zone(self) -> zoneinfo.ZoneInfo:
+        return zoneinfo.ZoneInfo(self.tz)
 
 
 def parse_hhmm(text: str) -> tuple[int, int] | None:
@@ -224,18 +231,42 @@ def parse_hhmm(text: str) -> tuple[int, int] | None:
     return (int(m.group(1)), int(m.group(2))) if m else None
 
 
+@lru_cache(maxsize=1)
+def _zones_by_key() -> dict[str, str]:
+    """Lower-cased zone name -> name, plus each unambiguous last part ("berlin" -> "Europe/Berlin")."""
+    names = {n for n in zoneinfo.available_timezones() if not n.startswith(("posix/", "right/"))} | {"UTC"}
+    keys = {n.lower(): n for n in names}
+    by_city: dict[str, set[str]] = {}
+    for n in names:
+        if "/" in n and n.split("/")[0] not in ("Etc", "SystemV", "US", "Canada", "Brazil", "Mexico", "Chile"):
+            by_city.setdefault(n.rsplit("/", 1)[1].lower(), set()).add(n)
+    for city, found in by_city.items():
+        if len(found) == 1 and city not in keys:
+            keys[city] = found.pop()
+    return keys
+
+
+def parse_timezone(text: str) -> str | None:
+    """'Europe/Berlin', 'europe/berlin', 'Berlin', 'New_York' or 'new york' -> the IANA name; None if unknown."""
+    key = (text or "").strip().replace(" ", "_").lower()
+    return _zones_by_key().get(key) if key else None
+
+
 def _reminder(doc: dict) -> Reminder:
-    return Reminder(doc["_id"], int(doc["telegram_id"]), int(doc["chat_id"]), int(doc["hour"]), int(doc["minute"]))
+    return Reminder(doc["_id"], int(doc["telegram_id"]), int(doc["chat_id"]), int(doc["hour"]), int(doc["minute"]),
+                    doc.get("tz") or "UTC")
 
 
 class ReminderStore:
-    """One daily reminder per account, at HH:MM UTC."""
+    """One daily reminder per account, at HH:MM in the user's time zone."""
 
     def __init__(self, db: Any) -> None:
         self._c = db[REMINDERS]
 
-    async def set(self, user_id: str, telegram_id: int, chat_id: int, hour: int, minute: int) -> Reminder:
-        fields = {"telegram_id": int(telegram_id), "chat_id": int(chat_id), "hour": int(hour), "minute": int(minute)}
+    async def set(self, user_id: str, telegram_id: int, chat_id: int, hour: int, minute: int,
+                  tz: str = "UTC") -> Reminder:
+        fields = {"telegram_id": int(telegram_id), "chat_id": int(chat_id), "hour": int(hour), "minute": int(minute),
+                  "tz": tz}
         if await self._c.find_one({"_id": user_id}) is None:
             try:
                 await self._c.insert_one({"_id": user_id, **fields})

@@ -13,7 +13,7 @@ import contextlib
 import html
 import logging
 import random
-from datetime import time as dtime, timezone
+from datetime import time as dtime
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
 from telegram.error import TelegramError
@@ -24,7 +24,7 @@ from bot.services import Services, get_services
 from content import drills
 from content.lessons import LESSON_FOR_LABEL, get_lesson
 from content.practice import case_item, parse_item, pick_next, practice_candidates, record_answer, top_missed_topics
-from content.store import CASE_LABELS, CaseStore, PracticeStore, Reminder, ReminderStore, parse_hhmm
+from content.store import CASE_LABELS, CaseStore, PracticeStore, Reminder, ReminderStore, parse_hhmm, parse_timezone
 from handlers import texts
 from handlers.chat import reply
 from handlers.learning import OPEN as LESSON_OPEN, can_learn
@@ -198,7 +198,7 @@ def schedule_reminder(application: Application, reminder: Reminder) -> None:
     cancel_reminder(application, reminder.user_id)
     application.job_queue.run_daily(
         reminder_job,
-        time=dtime(reminder.hour, reminder.minute, tzinfo=timezone.utc),
+        time=dtime(reminder.hour, reminder.minute, tzinfo=reminder.zone),
         name=reminder_job_name(reminder.user_id),
         chat_id=reminder.chat_id,
         user_id=reminder.telegram_id,
@@ -234,11 +234,13 @@ async def remind(update: Update, context: ContextTypes.DEFAULT_TYPE, session: Se
     if not can_learn(session):
         await reply(update, texts.LESSONS_STUDENTS_ONLY)
         return
+    """`/remind`, `/remind off`, `/remind HH:MM [time zone]` — without a zone the current one (else UTC) stays."""
     store = get_services(context).reminders
     arg = context.args[0] if context.args else ""
+    current = await store.get(session.user_id)
     if not arg:
-        current = await store.get(session.user_id)
-        await reply(update, texts.REMIND_CURRENT.format(time=current.hhmm) if current else texts.REMIND_NONE)
+        await reply(update, texts.REMIND_CURRENT.format(time=current.hhmm, tz=current.tz) if current
+                    else texts.REMIND_NONE)
         return
     if arg.lower() == "off":
         await store.remove(session.user_id)
@@ -249,6 +251,11 @@ async def remind(update: Update, context: ContextTypes.DEFAULT_TYPE, session: Se
     if parsed is None:
         await reply(update, texts.REMIND_BAD_TIME)
         return
-    reminder = await store.set(session.user_id, update.effective_user.id, update.effective_chat.id, *parsed)
+    zone_text = " ".join(context.args[1:])
+    tz = parse_timezone(zone_text) if zone_text else (current.tz if current else "UTC")
+    if tz is None:
+        await reply(update, texts.REMIND_BAD_ZONE.format(zone=html.escape(zone_text)))
+        return
+    reminder = await store.set(session.user_id, update.effective_user.id, update.effective_chat.id, *parsed, tz)
     schedule_reminder(context.application, reminder)
-    await reply(update, texts.REMIND_SET.format(time=reminder.hhmm))
+    await reply(update, texts.REMIND_SET.format(time=reminder.hhmm, tz=reminder.tz))

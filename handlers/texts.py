@@ -49,7 +49,8 @@ HELP = (
     "/history – your last 10 analyses; <code>/history clear</code> deletes them\n"
     "/learn – lessons on reading ECGs (medical students)\n"
     "/quiz – a practice question with immediate feedback; /progress – your score and weak topics\n"
-    "/remind <code>HH:MM</code> – a practice question every day at that time (UTC); <code>/remind off</code> stops it\n"
+    "/remind <code>HH:MM</code> [time zone] – a practice question every day at that time, e.g. "
+    "<code>/remind 07:30 Europe/Berlin</code>; <code>/remind off</code> stops it\n"
     "/share, /addcase, /mycases – for instructors: lesson links, practice cases and how students answered\n"
     "/cancel – leave whatever you are doing\n\n"
     "Sessions last 24 hours; I'll tell you when yours ends."
@@ -279,14 +280,19 @@ TOPIC_NAMES = {
 }
 
 REMIND_USAGE = (
-    "Send <code>/remind HH:MM</code> (24-hour, UTC) to get one practice question every day at that "
-    "time, or <code>/remind off</code> to stop."
+    "Send <code>/remind HH:MM</code> (24-hour) and, the first time, your time zone — e.g. "
+    "<code>/remind 07:30 Europe/Berlin</code> or <code>/remind 19:00 New York</code> — to get one practice "
+    "question every day at that time (UTC if you give no zone), or <code>/remind off</code> to stop."
 )
-REMIND_SET = "⏰ Done: a practice question every day at <b>{time} UTC</b>. <code>/remind off</code> stops it."
-REMIND_CURRENT = "⏰ Your daily practice question comes at <b>{time} UTC</b>. <code>/remind off</code> stops it."
+REMIND_SET = "⏰ Done: a practice question every day at <b>{time} {tz}</b>. <code>/remind off</code> stops it."
+REMIND_CURRENT = "⏰ Your daily practice question comes at <b>{time} {tz}</b>. <code>/remind off</code> stops it."
 REMIND_NONE = "You have no daily reminder. " + REMIND_USAGE
 REMIND_OFF = "Daily reminder stopped."
 REMIND_BAD_TIME = "That isn't a time I understand. " + REMIND_USAGE
+REMIND_BAD_ZONE = (
+    "I don't know the time zone <b>{zone}</b>. Use a name like <code>Europe/Berlin</code>, "
+    "<code>America/New_York</code>, <code>Asia/Kolkata</code>, a city such as <code>Cairo</code>, or <code>UTC</code>."
+)
 REMIND_INTRO = "⏰ Your daily ECG practice question:"
 
 ADDCASE_ASK_IMAGE = (

@@ -173,3 +173,34 @@ async def test_daily_reminder_fires_and_survives_a_restart(harness):
     assert not harness.application.job_queue.get_jobs_by_name(reminder_job_name(user_id))
     await harness.restart_bot()
     assert not harness.application.job_queue.get_jobs_by_name(reminder_job_name(user_id))
+
+
+async def test_reminder_in_the_users_time_zone_follows_daylight_saving(harness):
+    from zoneinfo import ZoneInfo
+
+    sam = await _student(harness, 3005, "sami")
+    user_id = await _account_id(harness, "sami@example.com")
+
+    def job():
+        (only,) = harness.application.job_queue.get_jobs_by_name(reminder_job_name(user_id))
+        return only
+
+    await sam.send_text("/remind 07:30 Mars/Olympus")
+    assert (await sam.wait_for()).text.startswith("I don't know the time zone Mars/Olympus")
+    assert not harness.application.job_queue.get_jobs_by_name(reminder_job_name(user_id))
+    await sam.send_text("/remind 7:30 berlin")
+    assert "07:30 Europe/Berlin" in (await sam.wait_for()).text
+    berlin = job().next_t.astimezone(ZoneInfo("Europe/Berlin"))
+    assert (berlin.hour, berlin.minute) == (7, 30)
+    # the UTC hour depends on the date: 05:30 UTC in summer, 06:30 UTC in winter
+    assert job().next_t.astimezone(ZoneInfo("UTC")).hour == (5 if berlin.dst() else 6)
+    # a new time without a zone keeps the zone; a new zone moves it
+    await sam.send_text("/remind 21:15")
+    assert "21:15 Europe/Berlin" in (await sam.wait_for()).text
+    await sam.send_text("/remind 21:15 New York")
+    assert "21:15 America/New_York" in (await sam.wait_for()).text
+    await harness.restart_bot()
+    new_york = job().next_t.astimezone(ZoneInfo("America/New_York"))
+    assert (new_york.hour, new_york.minute) == (21, 15)
+    await sam.send_text("/remind")
+    assert "21:15 America/New_York" in (await sam.wait_for()).text
