@@ -72,7 +72,7 @@ def main() -> int:
         classify(b)
         lat.append(time.perf_counter() - t)
     t = time.perf_counter()
-    heatmap_png(imgs[0])  # first call traces the Grad-CAM graph: reported separately
+    heatmap_png(imgs[0])  # first call reported separately (it used to trace a gradient graph)
     heat_first = time.perf_counter() - t
     heat = []
     for b in imgs[: max(10, a.n // 2)]:

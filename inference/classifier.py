@@ -1,4 +1,4 @@
-"""Loaded-once classifier: non-ECG refusal, page prediction from lead crops, Grad-CAM overlay."""
+"""Loaded-once classifier: non-ECG refusal, page prediction from lead crops, heat-map overlay."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ from PIL import Image
 from inference import ecg_check
 from inference import preprocess as P
 from inference.labels import DISPLAY_NAMES, LABELS
+from inference.lead_head import LeadHead, head_path
 from inference.model_def import MODEL_FILE
 
 # A page is "uncertain" when the top class is below this probability or within MARGIN of the second.
@@ -42,7 +43,9 @@ def refused(reason: str) -> Result:
 
 
 class Classifier:
-    """Holds the model; `classify` and `heatmap_png` are safe to call from several threads."""
+    """The ResNet50 backbone and the lead head (`inference.lead_head`), loaded once. Page answers come from
+    the lead head over the 16 crops' pooled features; the heat map is the head's exact class-activation
+    map. `classify` and `heatmap_png` are safe to call from several threads."""
 
     def __init__(self, model_path: str | Path = MODEL_FILE):
         from inference.model_def import load_fp16
@@ -50,32 +53,59 @@ class Classifier:
         model_path = Path(model_path)
         if not model_path.exists():
             raise FileNotFoundError(f"model file not found: {model_path} (train one with `ecg-bot train --install`)")
+        if not head_path(model_path).exists():
+            raise FileNotFoundError(f"lead head not found: {head_path(model_path)} "
+                                    f"(fit one with `python -m training.lead_head --model {model_path}`)")
         self.model, self.meta = load_fp16(model_path)
+        self.head = LeadHead.load(head_path(model_path))
         self.model_path = model_path
         self._lock = threading.Lock()
-        self._predict_fn = None
-        self._cam_fn = None
-        self.predict_crops(np.zeros((P.N_CROPS,) + P.CROP_SIZE + (1,), np.float32))  # build/warm the graph
+        self._maps_fn = None
+        self._crop_fn = None
+        self.conv_maps(np.zeros((P.N_CROPS,) + P.CROP_SIZE + (1,), np.float32))  # build/warm the graph
 
     # -- model calls
-    def predict_crops(self, crops: np.ndarray) -> np.ndarray:
-        """Crop probabilities (N, 4) in inference mode."""
+    def conv_maps(self, crops: np.ndarray) -> np.ndarray:
+        """The backbone's last convolutional maps of each crop, (N, h, w, 2048), in inference mode."""
         import tensorflow as tf
 
         with self._lock:
-            if self._predict_fn is None:
-                self._predict_fn = tf.function(lambda x: self.model(x, training=False), reduce_retracing=True)
-            return np.asarray(self._predict_fn(tf.convert_to_tensor(crops, tf.float32)))
+            if self._maps_fn is None:
+                m = self.model
+                to_pixels, to_rgb, backbone = m.get_layer("to_pixels"), m.get_layer("to_rgb"), m.get_layer("resnet50")
+
+                def maps(x):
+                    h = to_pixels(x)
+                    return backbone(to_rgb([h, h, h]), training=False)
+
+                self._maps_fn = tf.function(maps, reduce_retracing=True)
+            return np.asarray(self._maps_fn(tf.convert_to_tensor(crops, tf.float32)))
+
+    def predict_crops(self, crops: np.ndarray) -> np.ndarray:
+        """Per-crop probabilities of the training head (N, 4): for comparisons and the benchmark's bare
+        forward pass; page answers use the lead head."""
+        import tensorflow as tf
+
+        with self._lock:
+            if self._crop_fn is None:
+                self._crop_fn = tf.function(lambda x: self.model(x, training=False), reduce_retracing=True)
+            return np.asarray(self._crop_fn(tf.convert_to_tensor(crops, tf.float32)))
+
+    def probabilities_and_cams(self, crops: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """One backbone pass -> (page probabilities (4,), CAMs of the top class (16, h, w) scaled to [0, 1])."""
+        maps = self.conv_maps(crops)
+        probs = self.head.probabilities(maps.mean(axis=(1, 2)))
+        cams = self.head.cams(maps, int(np.argmax(probs)))
+        return probs, cams / (cams.max() + 1e-9)
 
     def page_probabilities(self, crops: np.ndarray) -> np.ndarray:
-        return self.predict_crops(crops).mean(axis=0)
+        return self.head.probabilities(self.conv_maps(crops).mean(axis=(1, 2)))
 
     # -- public API
     def classify_prepared(self, prep: P.Prepared, check: bool = True) -> Result:
         if check and (refusal := refusal_for(prep)) is not None:
             return refusal
-        probs = self.page_probabilities(prep.crops)
-        return result_from_probs(probs)
+        return result_from_probs(self.page_probabilities(prep.crops))
 
     def classify(self, image_bytes: bytes, check: bool = True) -> Result:
         try:
@@ -85,41 +115,15 @@ class Classifier:
         return self.classify_prepared(prep, check=check)
 
     def gradcam(self, crops: np.ndarray, class_index: int) -> np.ndarray:
-        """Grad-CAM of the page-level probability of `class_index` for each crop: (N, h', w') in [0, 1]."""
-        import tensorflow as tf
-
-        with self._lock:
-            if self._cam_fn is None:
-                self._cam_fn = self._build_cam_fn()
-            cam = self._cam_fn(tf.convert_to_tensor(crops, tf.float32), tf.constant(class_index, tf.int32)).numpy()
-        return cam / (cam.max() + 1e-9)
-
-    def _build_cam_fn(self):
-        import tensorflow as tf
-
-        m = self.model
-        to_pixels, to_rgb, backbone = m.get_layer("to_pixels"), m.get_layer("to_rgb"), m.get_layer("resnet50")
-        gap, bn, dense, probs = m.get_layer("gap"), m.get_layer("head_bn"), m.get_layer("head_dense"), m.get_layer("probs")
-
-        @tf.function(reduce_retracing=True)
-        def cam_fn(x, class_index):
-            h = to_pixels(x)
-            feats = backbone(to_rgb([h, h, h]), training=False)
-            with tf.GradientTape() as tape:
-                tape.watch(feats)
-                p = probs(dense(bn(gap(feats), training=False)))
-                target = tf.reduce_mean(tf.gather(p, class_index, axis=1))
-            grads = tape.gradient(target, feats)
-            w = tf.reduce_mean(grads, axis=(1, 2), keepdims=True)
-            return tf.nn.relu(tf.reduce_sum(w * feats, axis=-1))
-
-        return cam_fn
+        """Class-activation map of the page-level `class_index` for each crop: (N, h', w') in [0, 1]."""
+        cams = self.head.cams(self.conv_maps(crops), class_index)
+        return cams / (cams.max() + 1e-9)
 
     def heatmap_png(self, image_bytes: bytes, max_width: int = 1000) -> bytes:
-        """PNG of the page with the Grad-CAM of the predicted class laid over the lead cells."""
+        """PNG of the page with the class-activation map of the predicted class laid over the lead cells."""
         prep = P.prepare(image_bytes)
-        probs = self.page_probabilities(prep.crops)
-        return overlay_png(prep, self.gradcam(prep.crops, int(np.argmax(probs))), max_width)
+        _, cams = self.probabilities_and_cams(prep.crops)
+        return overlay_png(prep, cams, max_width)
 
 
 def refusal_for(prep: P.Prepared) -> Result | None:
@@ -190,5 +194,5 @@ def classify(image_bytes: bytes) -> Result:
 
 
 def heatmap_png(image_bytes: bytes) -> bytes:
-    """Grad-CAM overlay PNG for the predicted class. Raises inference.NotAnImage for unreadable bytes."""
+    """Class-activation overlay PNG for the predicted class. Raises inference.NotAnImage for unreadable bytes."""
     return get_classifier().heatmap_png(image_bytes)

@@ -131,11 +131,6 @@ def clf():
     return inference.get_classifier()
 
 
-@needs_model
-def test_model_file_is_small_enough():
-    assert MODEL_FILE.stat().st_size <= 50 * 1024 * 1024
-
-
 def test_shipped_model_gives_probabilities(clf):
     r = inference.classify(_ecg_bytes())
     assert r.is_ecg and r.reason is None

@@ -103,3 +103,10 @@ def test_train_smoke_one_epoch(tmp_path):
     hist = json.loads((tmp_path / "run" / "history.json").read_text())
     assert len(hist) == 1 and np.isfinite(hist[0]["loss"])
     assert meta["epochs_run"] == 1 and 0.0 <= meta["val_page_acc"] <= 1.0
+    # the lead head is fitted on the final backbone, and the pair loads as a classifier
+    from inference.classifier import Classifier
+
+    assert 0.0 <= meta["lead_head"]["val_page_acc"] <= 1.0
+    clf = Classifier(tmp_path / "run" / "final.h5")
+    result = clf.classify(synthetic.page_bytes(0, 1), check=False)
+    assert result.is_ecg and sum(result.probabilities.values()) == pytest.approx(1.0, abs=1e-4)

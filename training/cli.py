@@ -28,7 +28,7 @@ def train_main(argv: list[str] | None = None) -> int:
     ap.add_argument("--limit-pages", type=int, default=None, help="use only N pages per split (smoke tests)")
     ap.add_argument("--workers", type=int, default=d.workers)
     ap.add_argument("--progress", action="store_true", help="a progress bar per epoch (default when on a terminal)")
-    ap.add_argument("--install", action="store_true", help="copy the final weights into inference/model/")
+    ap.add_argument("--install", action="store_true", help="copy the final weights and lead head into inference/model/")
     a = ap.parse_args(argv)
     try:
         from training.train import train
@@ -48,7 +48,10 @@ def train_main(argv: list[str] | None = None) -> int:
 
         from inference.model_def import MODEL_FILE
 
+        from inference.lead_head import head_path
+
         shutil.copy(Path(a.out) / "final.h5", MODEL_FILE)
+        shutil.copy(head_path(Path(a.out) / "final.h5"), head_path(MODEL_FILE))
         shutil.copy(Path(a.out) / "history.json", MODEL_FILE.with_name("history.json"))
         print(f"installed {MODEL_FILE}")
     return 0

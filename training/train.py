@@ -1,11 +1,13 @@
 """Train the lead-crop ResNet50 on the ECG pages.
 
-Reads top to bottom: data (discover, split, crops), model, fit, evaluate, save.
+Reads top to bottom: data (discover, split, crops), model, fit, evaluate, save, then the lead head
+(`training/lead_head.py`) that turns the 16 crops' features into the page answer.
 
 Why lead crops: the page layout is fixed (3 x 4 leads + a rhythm strip), so each page gives 16 crops
 of 64 x 112 px. That multiplies the samples by 16, keeps ResNet50 affordable on a 2-core CPU, and
-leaves the printed header/footer (patient ID, date, heart rate) outside every input. A page's
-prediction is the mean of its crops' probabilities.
+leaves the printed header/footer (patient ID, date, heart rate) outside every input. During training a
+page's prediction is the mean of its crops' probabilities (for early stopping); the shipped answer
+comes from the lead head fitted at the end.
 """
 
 from __future__ import annotations
@@ -322,6 +324,15 @@ def train(cfg: Config) -> dict:
         "val_macro_f1_acc_before_after_bn_reestimation": [before, after],
     }
     save_fp16(model, out / "final.h5", meta)
+
+    # Page head over the 16 lead-ordered crop features of the final backbone (training/lead_head.py):
+    # this, not the mean of the crop probabilities above, is what the classifier answers with.
+    from inference.lead_head import head_path
+    from training.lead_head import fit_for_model
+
+    head, meta["lead_head"] = fit_for_model(model, tr, y_tr, va, y_val)
+    head.meta.update({"data_hash": meta["data_hash"], "backbone": "final.h5"})
+    head.save(head_path(out / "final.h5"))
     (out / "meta.json").write_text(json.dumps(meta, indent=1, default=str))
     print(json.dumps({k: v for k, v in meta.items() if k != "config"}), flush=True)
     return meta
