@@ -222,7 +222,10 @@ class Reminder:
 
     @property
     def zone(self) -> zoneinfo.ZoneInfo:
-        return zoneinfo.ZoneInfo(self.tz)
+        try:
+            return zoneinfo.ZoneInfo(self.tz)
+        except (zoneinfo.ZoneInfoNotFoundError, ValueError):  # a zone a later tzdata dropped: keep reminding
+            return zoneinfo.ZoneInfo("UTC")
 
 
 def parse_hhmm(text: str) -> tuple[int, int] | None:

@@ -231,10 +231,10 @@ async def restore_reminders(application: Application) -> None:
 
 @require_login
 async def remind(update: Update, context: ContextTypes.DEFAULT_TYPE, session: Session) -> None:
+    """`/remind`, `/remind off`, `/remind HH:MM [time zone]` — without a zone the current one (else UTC) stays."""
     if not can_learn(session):
         await reply(update, texts.LESSONS_STUDENTS_ONLY)
         return
-    """`/remind`, `/remind off`, `/remind HH:MM [time zone]` — without a zone the current one (else UTC) stays."""
     store = get_services(context).reminders
     arg = context.args[0] if context.args else ""
     current = await store.get(session.user_id)
