@@ -79,7 +79,7 @@ def _variants(path: str) -> dict:
         from inference import ecg_check
 
         chk = ecg_check.check(pg, P.trace_area(pg, prep.box))
-        out[name] = {"crops": prep.crops, "is_ecg": chk.is_ecg, "reason": chk.reason}
+        out[name] = {"crops": prep.crops, "is_ecg": chk.is_ecg, "reason": chk.reason, "grid_found": prep.box_found}
     return out
 
 
@@ -88,7 +88,8 @@ def test_conditions(items: list[data.Item], workers: int = 2) -> dict:
     with ProcessPoolExecutor(workers) as ex:
         res = list(tqdm(ex.map(_variants, paths, chunksize=2), total=len(paths), desc="test pages"))
     return {c: {"crops": np.stack([r[c]["crops"] for r in res]), "is_ecg": [r[c]["is_ecg"] for r in res],
-                "reason": [r[c]["reason"] for r in res]} for c in ("clean", "distorted", "masked")}
+                "reason": [r[c]["reason"] for r in res], "grid_found": [r[c]["grid_found"] for r in res]}
+            for c in ("clean", "distorted", "masked")}
 
 
 def refusal_check(neg_seed: int = NEG_SEED) -> dict:
@@ -213,6 +214,10 @@ def markdown(rep: dict) -> str:
         m = rep["resnet50_crop_mean"]
         a(f"For comparison, the same backbone with the page taken as the mean of the 16 crop probabilities (the "
           f"first version): clean accuracy {fmt_ci(m, 'accuracy')}, macro-F1 {fmt_ci(m, 'macro_f1')}.\n")
+    if rep.get("grid_found"):
+        g = rep["grid_found"]
+        a(f"Grid rectangle found by `inference.preprocess.find_grid_box` (else the crops are cut at the fixed "
+          f"reference layout): clean {g['clean']:.3f}, distorted {g['distorted']:.3f}, masked {g['masked']:.3f}.\n")
     a(f"Masked vs clean: {rep['masked_same_prediction']:.3f} of test pages get the identical predicted class; "
       f"max |Δp| = {rep['masked_max_abs_prob_diff']:.2g}.\n")
     m = rep["resnet50"]["clean"]
@@ -307,6 +312,7 @@ def main(argv: list[str] | None = None) -> int:
         probs[c] = np.stack([clf.page_probabilities(cr) for cr in tqdm(crops, desc=f"predict {c}")])
         rep["resnet50"][c] = metrics(y, probs[c])
         rep["ecg_check_pass"][c] = float(np.mean(cond[c]["is_ecg"]))
+        rep.setdefault("grid_found", {})[c] = float(np.mean(cond[c]["grid_found"]))
         rep["ecg_check_refused_" + c] = [(it.name, r) for it, ok, r in zip(test, cond[c]["is_ecg"], cond[c]["reason"]) if not ok]
     rep["resnet50_crop_mean"] = metrics(y, np.stack([clf.predict_crops(cr).mean(axis=0) for cr in cond["clean"]["crops"]]))
     rep["masked_same_prediction"] = float((probs["masked"].argmax(1) == probs["clean"].argmax(1)).mean())
