@@ -110,3 +110,27 @@ def test_train_smoke_one_epoch(tmp_path):
     clf = Classifier(tmp_path / "run" / "final.h5")
     result = clf.classify(synthetic.page_bytes(0, 1), check=False)
     assert result.is_ecg and sum(result.probabilities.values()) == pytest.approx(1.0, abs=1e-4)
+
+
+@needs_shared
+def test_evaluate_writes_the_report(tmp_path):
+    """`ecg-bot evaluate` end to end on a few test pages with the shipped model (baselines skipped)."""
+    from inference.model_def import MODEL_FILE
+    from training.evaluate import main
+
+    if not MODEL_FILE.exists():
+        pytest.skip(f"shipped model file absent: {MODEL_FILE}")
+    assert main(["--limit-pages", "4", "--no-baselines", "--out", str(tmp_path), "--workers", "1"]) == 0
+    rep = json.loads((tmp_path / "evaluation.json").read_text())
+    assert rep["test_counts"] == {label: 1 for label in LABELS}
+    for cond in ("clean", "distorted", "masked"):
+        m = rep["resnet50"][cond]
+        assert 0.0 <= m["accuracy"] <= 1.0 and 0.0 <= m["macro_f1"] <= 1.0
+        assert 0.0 <= rep["grid_found"][cond] <= 1.0 and 0.0 <= rep["ecg_check_pass"][cond] <= 1.0
+    assert rep["grid_found"]["clean"] == 1.0  # every real page's grid is found
+    assert "accuracy" in rep["resnet50_crop_mean"]
+    assert rep["refusal"]["n"] >= 100 and rep["refusal"]["refused_rate"] == 1.0
+    md = (tmp_path / "evaluation.md").read_text()
+    assert "lead head" in md and "Grid rectangle found" in md
+    for png in ("confusion_clean.png", "confusion_distorted.png", "reliability.png"):
+        assert (tmp_path / png).stat().st_size > 1000
