@@ -4,8 +4,8 @@
 
 Measures in one process:
   * cold start: interpreter start -> first `get_classifier()` returned (imports + model build + load);
-  * per-image latency of decode + preprocess + ECG check + predict (`classify`), and with the Grad-CAM
-    heat map (`heatmap_png`), p50/p95 over --n images;
+  * per-image latency of decode + preprocess + ECG check + predict (`classify`), and with the heat map
+    (`heatmap_png`), p50/p95 over --n images; `classify` also on 10 photo-like copies of them;
   * throughput at batch 1 (sequential classify) and batch 8 (8 pages' crops in one forward pass);
   * a bare ResNet50 forward pass of the same input batch (16 crops) for the ratio;
   * peak RSS of the process (ru_maxrss).
@@ -94,6 +94,24 @@ def main() -> int:
         t = time.perf_counter()
         clf.predict_crops(x)
         fw.append(time.perf_counter() - t)
+    # photo-like copies (training.augment.photo_distort): their grid is usually not seen, so they are
+    # straightened and placed from their traces first
+    import io
+
+    from PIL import Image
+
+    from training.augment import photo_distort
+
+    photos = []
+    for i, b in enumerate(imgs[:10]):
+        buf = io.BytesIO()
+        Image.fromarray(photo_distort(P.load_page(b), np.random.default_rng(i))).save(buf, "JPEG", quality=90)
+        photos.append(buf.getvalue())
+    photo_lat = []
+    for b in photos:
+        t = time.perf_counter()
+        classify(b)
+        photo_lat.append(time.perf_counter() - t)
     # preprocessing alone
     pre = []
     for b in imgs[:10]:
@@ -109,6 +127,8 @@ def main() -> int:
         "heatmap_ms_p50": round(pct(heat, 50), 1),
         "heatmap_ms_p95": round(pct(heat, 95), 1),
         "preprocess_ms_p50": round(pct(pre, 50), 1),
+        "classify_photo_like_ms_p50": round(pct(photo_lat, 50), 1),
+        "classify_photo_like_ms_p95": round(pct(photo_lat, 95), 1),
         "bare_resnet50_forward_16_crops_ms_p50": round(pct(fw, 50), 1),
         "ratio_classify_to_bare_forward": round(pct(lat, 50) / pct(fw, 50), 2),
         "throughput_batch1_img_per_s": round(len(lat) / sum(lat), 2),

@@ -78,7 +78,7 @@ def _variants(path: str) -> dict:
         prep = P.prepare(pg)
         from inference import ecg_check
 
-        chk = ecg_check.check(pg, P.trace_area(pg, prep.box))
+        chk = ecg_check.check(prep.page, prep.area)  # as the classifier checks (`refusal_for`)
         out[name] = {"crops": prep.crops, "is_ecg": chk.is_ecg, "reason": chk.reason, "grid_found": prep.box_found}
     return out
 
@@ -101,9 +101,8 @@ def refusal_check(neg_seed: int = NEG_SEED) -> dict:
     for group, imgs in (("library", negatives.library_images()),
                         ("generated", negatives.generated_images(seed=neg_seed, n_each=5))):
         for name, arr in imgs:
-            page = P.load_page(negatives.to_jpeg(arr))
-            box, _ = P.find_grid_box(page)
-            chk = ecg_check.check(page, P.trace_area(page, box))
+            prep = P.prepare(negatives.to_jpeg(arr))  # the same path as serving (`refusal_for`)
+            chk = ecg_check.check(prep.page, prep.area)
             rows.append({"group": group, "name": name, "refused": not chk.is_ecg, "reason": chk.reason})
     return {
         "n": len(rows),

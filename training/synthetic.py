@@ -39,7 +39,7 @@ def page_array(cls: int, seed: int = 0) -> np.ndarray:
     rate = {0: 80, 1: 130, 2: 70, 3: 65}[cls % 4] * rng.uniform(0.9, 1.1)
     bw, bh = x1 - x0, y1 - y0
     for r, yc in enumerate(P.ROW_CENTRES):
-        xs = np.arange(int(x0 + P.COL_EDGES[0] * bw), int(x0 + P.COL_EDGES[-1] * bw))
+        xs = np.arange(int(x0 + P.INK_LEFT * bw), int(x0 + P.INK_RIGHT * bw))  # where real traces run
         t = (xs - xs[0]) / (6.1 * 25) + rng.uniform(0, 1)
         v = beat(t, cls % 4, rate) * rng.uniform(0.8, 1.2) + rng.normal(0, 0.01, t.size)
         ys = y0 + yc * bh - v * 60

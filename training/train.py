@@ -80,7 +80,7 @@ def build_crops(items: list[data.Item], variants: int, seed: int, workers: int, 
     cache_dir.mkdir(parents=True, exist_ok=True)
     out, todo = [None] * len(items), []
     for i, it in enumerate(items):
-        f = cache_dir / f"{it.sha256[:20]}_{variants}_{seed}_{P.CROP_SIZE[0]}x{P.CROP_SIZE[1]}.npy"
+        f = cache_dir / f"{it.sha256[:20]}_{variants}_{seed}_{P.CROP_SIZE[0]}x{P.CROP_SIZE[1]}_v{P.VERSION}.npy"
         if f.exists():
             out[i] = np.load(f)
         else:
