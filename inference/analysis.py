@@ -17,6 +17,11 @@ def analyse(image_bytes: bytes, max_width: int = 1000) -> tuple[Result, bytes | 
         prep = P.prepare(image_bytes)
     except P.NotAnImage:
         return refused("the file is not a readable image"), None
+    return analyse_prepared(prep, max_width)
+
+
+def analyse_prepared(prep: P.Prepared, max_width: int = 1000) -> tuple[Result, bytes | None]:
+    """`analyse` for a page already prepared (the command line keeps `prep` for its own use)."""
     refusal = refusal_for(prep)
     if refusal is not None:
         return refusal, None

@@ -114,11 +114,6 @@ class Classifier:
             return refused("the file is not a readable image")
         return self.classify_prepared(prep, check=check)
 
-    def gradcam(self, crops: np.ndarray, class_index: int) -> np.ndarray:
-        """Class-activation map of the page-level `class_index` for each crop: (N, h', w') in [0, 1]."""
-        cams = self.head.cams(self.conv_maps(crops), class_index)
-        return cams / (cams.max() + 1e-9)
-
     def heatmap_png(self, image_bytes: bytes, max_width: int = 1000) -> bytes:
         """PNG of the page with the class-activation map of the predicted class laid over the lead cells."""
         prep = P.prepare(image_bytes)

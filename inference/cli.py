@@ -57,13 +57,15 @@ def predict_main(argv: list[str] | None = None) -> int:
         try:
             data = Path(f).read_bytes()
             prep = P.prepare(data)
-            result = clf.classify_prepared(prep)
-            d = _line(f, result)
-            if heat_dir and result.is_ecg:
-                from inference.classifier import overlay_png
+            if heat_dir:  # probabilities and heat map from one backbone pass
+                from inference.analysis import analyse_prepared
 
-                cams = clf.gradcam(prep.crops, list(result.probabilities).index(result.label))
-                (heat_dir / (Path(f).stem + "_heatmap.png")).write_bytes(overlay_png(prep, cams))
+                result, png = analyse_prepared(prep)
+                if png is not None:
+                    (heat_dir / (Path(f).stem + "_heatmap.png")).write_bytes(png)
+            else:
+                result = clf.classify_prepared(prep)
+            d = _line(f, result)
         except P.NotAnImage as exc:
             d, failures = _line(f, error=f"not a readable image ({exc})"), failures + 1
         except OSError as exc:
