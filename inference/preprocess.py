@@ -80,7 +80,8 @@ def pink_mask(page: np.ndarray) -> np.ndarray:
 
 
 # Where the traces end inside the grid rectangle, as fractions of its width (measured on 49 clean training
-# pages: sd 0.0007 and 0.0017), used to place the rectangle from the ink when the pink cannot be seen.
+# pages: sd 0.0007 and 0.0017; `python -m training.studies.ink_extent` re-measures them), used to place the
+# rectangle from the ink when the pink cannot be seen.
 INK_LEFT, INK_RIGHT = 0.0106, 0.9717
 INK_SCALE = 4  # the ink-based geometry works on a quarter-size page
 
@@ -93,7 +94,8 @@ def _small_ink(page: np.ndarray) -> np.ndarray:
 def tilt_degrees(page: np.ndarray) -> float:
     """The rotation (multiple of 0.25 degrees, within +-4) that makes the four trace rows horizontal: the
     angle whose row projection of the ink is sharpest. Whole degrees first, then quarter degrees around the
-    best (the same answer as trying every quarter degree on 80 of 80 photo-like pages, in half the time)."""
+    best (the same answer as trying every quarter degree on 80 of 80 photo-like pages, in half the time:
+    `python -m training.studies.tilt_search`)."""
     ink = _small_ink(page)
 
     def sharpness(angle: float) -> float:
