@@ -6,7 +6,7 @@ Backbone features of the training pages are in-sample, so these figures are opti
 the options. (The model card's figures were measured on version-1 crops; on today's crops the ranking is
 what to compare.)
 
-    python -m training.studies.lead_head_cv    # about 15 minutes on 2 cores
+    python -m training.studies.lead_head_cv    # about 40 minutes on 2 cores (8 settings x 10 fits)
 """
 
 from __future__ import annotations
