@@ -1,0 +1,247 @@
+"""Step 3 of reading a page: the traces on the level sheet -> 12 lead signals and the rhythm strip in mV.
+
+Each printed row is followed as *one stroke*, column by column, with a Viterbi path over the ink runs
+of every column: a run that touches the previous column's run continues the stroke at no cost, a jump
+to a disconnected run (a deep S wave of the row above reaching down, a lead label, a grid dot, a pen)
+costs its distance. The darkest pixel is never taken blindly. Columns without ink (a gap, a lead
+separator) hold the last position and count as untraced.
+
+Within a column the stroke spans [top, bottom]; the signal there is the top at a peak, the bottom at
+a trough and the entry/exit ends on a slope, so narrow R waves keep their height. Values are turned
+into mV with the grid's scale (calibration pulses), placed at 500 Hz on the 10 s axis and referred to
+the lead's flat (isoelectric) level. A lead whose stroke was not found is marked, not invented.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from inference import layout as L
+from inference.grid import Grid, find_grid, ink_map
+from inference.signals import Digitized, LeadSignal
+
+INK_THRESHOLD = 0.30
+MAX_RUNS = 8  # candidate runs per column (nearest the row's zero line)
+JUMP_COST = 1.0  # per pixel of gap between disconnected runs
+HOLD_COST = 6.0  # per column without a usable run
+BASELINE_PULL = 0.02  # per pixel away from the row's zero line (a weak prior)
+SEPARATOR_HALF = 3  # columns masked either side of a lead separator
+MAX_INTERP_GAP_PX = 10  # shorter untraced gaps are bridged linearly (about 70 ms)
+MIN_TRACED = 0.6  # a lead with less traced is marked not ok
+STROKE_HALF = 1.5  # px: half the printed line width
+
+
+def _column_runs(band: np.ndarray) -> list[np.ndarray]:
+    """Per column, an (n, 2) array of [top, bottom] of its vertical ink runs."""
+    on = np.pad(band, ((1, 1), (0, 0))).astype(np.int8)
+    d = np.diff(on, axis=0)
+    sc, sr = np.nonzero(d.T == 1)  # column-major: sorted by column, then row
+    ec, er = np.nonzero(d.T == -1)
+    runs = np.stack([sr, er - 1], axis=1)
+    bounds = np.searchsorted(sc, np.arange(band.shape[1] + 1))
+    return [runs[bounds[i]:bounds[i + 1]] for i in range(band.shape[1])]
+
+
+def track_row(ink: np.ndarray, y_zero: float, x0: int, x1: int, masked: np.ndarray,
+              up_px: float, down_px: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Follow one printed row's stroke from column x0 to x1.
+
+    Returns per column: top and bottom (page y, NaN where held) of the chosen run, and whether the
+    column's run is connected to the previous column's (continuity, used as confidence)."""
+    ya = int(max(0, y_zero - up_px))
+    yb = int(min(ink.shape[0], y_zero + down_px))
+    band = ink[ya:yb, x0:x1] > INK_THRESHOLD
+    band[:, masked] = False
+    cols = _column_runs(band)
+    zero = y_zero - ya
+    n = len(cols)
+    # forward pass: cost, back-pointer and (top, bottom) of every candidate of every column
+    cand: list[np.ndarray] = []
+    back: list[np.ndarray] = []
+    prev_pos = np.array([[zero, zero]], float)  # virtual start at the zero line
+    prev_cost = np.array([0.0])
+    for i in range(n):
+        runs = cols[i].astype(float)
+        if len(runs) > MAX_RUNS:
+            centre = runs.mean(axis=1)
+            runs = runs[np.argsort(np.abs(centre - zero))[:MAX_RUNS]]
+        if len(runs):
+            gap = np.maximum(0.0, np.maximum(runs[None, :, 0] - prev_pos[:, None, 1] - 1,
+                                             prev_pos[:, None, 0] - runs[None, :, 1] - 1))
+            total = prev_cost[:, None] + JUMP_COST * gap
+            arg = total.argmin(axis=0)
+            cost = total[arg, np.arange(len(runs))] + BASELINE_PULL * np.abs(runs.mean(axis=1) - zero)
+        else:
+            arg, cost = np.zeros(0, int), np.zeros(0)
+        # the hold state: no run here, keep the best predecessor's position
+        h = int(prev_cost.argmin())
+        pos = np.vstack([runs, prev_pos[h:h + 1]]) if len(runs) else prev_pos[h:h + 1].copy()
+        cost = np.append(cost, prev_cost[h] + HOLD_COST)
+        arg = np.append(arg, h)
+        cand.append(pos)
+        back.append(arg)
+        prev_pos, prev_cost = pos, cost - cost.min()
+    # back-trace
+    tops, bots = np.full(n, np.nan), np.full(n, np.nan)
+    connected = np.zeros(n, bool)
+    k = int(prev_cost.argmin())
+    for i in range(n - 1, -1, -1):
+        held = k == len(cand[i]) - 1
+        if not held:
+            tops[i], bots[i] = cand[i][k]
+        j = int(back[i][k])
+        if not held and i > 0 and j != len(cand[i - 1]) - 1:
+            pt, pb = cand[i - 1][j]
+            connected[i] = cand[i][k][0] <= pb + 1 and pt <= cand[i][k][1] + 1
+        k = j
+    return tops + ya, bots + ya, connected
+
+
+def column_samples(tops: np.ndarray, bots: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(x offsets, y) sample points of the stroke: a peak column gives its top, a trough its bottom, a
+    slope its entry and exit ends. NaN columns give NaN points."""
+    n = len(tops)
+    top = tops + STROKE_HALF
+    bot = bots - STROKE_HALF
+    thin = top > bot
+    mid = (tops + bots) / 2
+    top = np.where(thin, mid, top)
+    bot = np.where(thin, mid, bot)
+    c = np.where(np.isfinite(mid), mid, np.nan)
+    prev_c = np.r_[c[0], c[:-1]]
+    next_c = np.r_[c[1:], c[-1]]
+    prev_c = np.where(np.isfinite(prev_c), prev_c, c)
+    next_c = np.where(np.isfinite(next_c), next_c, c)
+    # y grows downwards: "above" is smaller y
+    peak = (c <= prev_c) & (c <= next_c) & ~thin
+    trough = (c >= prev_c) & (c >= next_c) & ~thin
+    entry = np.where(prev_c < c, top, bot)  # coming from above: we enter at the top
+    exit_ = np.where(next_c < c, top, bot)
+    xs = np.arange(n, dtype=float)
+    # three points per column: left, centre, right
+    y_l = np.where(peak, bot, np.where(trough, top, entry))
+    y_m = np.where(peak, top, np.where(trough, bot, (entry + exit_) / 2))
+    y_r = np.where(peak, bot, np.where(trough, top, exit_))
+    # at a peak the stroke arrives and leaves from the neighbours' levels, not from the run's far end
+    y_l = np.where(peak | trough, np.clip(prev_c, np.minimum(top, bot), np.maximum(top, bot)), y_l)
+    y_r = np.where(peak | trough, np.clip(next_c, np.minimum(top, bot), np.maximum(top, bot)), y_r)
+    px = np.stack([xs - 0.33, xs, xs + 0.33], axis=1).ravel()
+    py = np.stack([y_l, y_m, y_r], axis=1).ravel()
+    return px, py
+
+
+def _bridge_short_gaps(y: np.ndarray, max_gap: int) -> np.ndarray:
+    """Linear interpolation over NaN runs no longer than max_gap samples with finite ends."""
+    y = y.copy()
+    bad = ~np.isfinite(y)
+    if not bad.any() or bad.all():
+        return y
+    edges = np.diff(np.r_[0, bad.astype(np.int8), 0])
+    for s, e in zip(np.where(edges == 1)[0], np.where(edges == -1)[0]):
+        if s > 0 and e < len(y) and e - s <= max_gap:
+            y[s:e] = np.linspace(y[s - 1], y[e], e - s + 2)[1:-1]
+    return y
+
+
+def isoelectric_level(x: np.ndarray) -> float:
+    """The flat level of a lead: the most frequent value (TP and PR segments dominate a beat)."""
+    v = x[np.isfinite(x)]
+    if len(v) == 0:
+        return 0.0
+    lo, hi = np.percentile(v, [2, 98])
+    if hi - lo < 1e-6:
+        return float(np.median(v))
+    bins = np.arange(lo, hi + 0.02, 0.01)
+    hist, edges = np.histogram(v, bins=bins)
+    hist = np.convolve(hist, np.ones(5) / 5, mode="same")
+    k = int(hist.argmax())
+    return float((edges[k] + edges[k + 1]) / 2)
+
+
+def _lead_signal(name: str, start_s: float, values: np.ndarray, traced: np.ndarray, conf: float) -> LeadSignal:
+    frac = float(traced.mean()) if len(traced) else 0.0
+    ok = frac >= MIN_TRACED and np.isfinite(values).sum() > 0.5 * len(values)
+    if ok:
+        values = values - isoelectric_level(values)
+    else:
+        values = np.full(len(values), np.nan, np.float32)
+    return LeadSignal(name=name, start_s=start_s, signal=values.astype(np.float32), traced_fraction=frac,
+                      confidence=float(conf), ok=bool(ok))
+
+
+def _row_signal(ink: np.ndarray, grid: Grid, row: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(10 s signal in mV at FS before zeroing, traced flag per sample, connected flag per sample)."""
+    x0 = int(round(grid.t0_x))
+    x1 = int(round(grid.x_of(L.DURATION_S))) + 1
+    x1 = min(x1, ink.shape[1] - 1)
+    xs = np.arange(x0, x1)
+    masked = np.zeros(len(xs), bool)
+    if row < 3:
+        seps = grid.separators_x or tuple(grid.x_of((k + 1) * L.SEGMENT_S) for k in range(3))
+        for s in seps:
+            masked |= np.abs(xs - s) <= SEPARATOR_HALF
+    pitch = L.ROW_PITCH * grid.px_per_mv / L.PX_PER_MV
+    tops, bots, conn = track_row(ink, grid.baselines_y[row], x0, x1, masked, up_px=0.85 * pitch, down_px=0.75 * pitch)
+    px, py = column_samples(tops, bots)
+    n = int(round(L.DURATION_S * L.FS))
+    t = np.arange(n) / L.FS
+    col_t = (px + x0 - grid.t0_x) / grid.px_per_s
+    good = np.isfinite(py)
+    y = np.full(n, np.nan)
+    if good.sum() >= 2:
+        y = np.interp(t, col_t[good], py[good], left=np.nan, right=np.nan)
+        # NaN where the nearest column was untraced
+        col_of_t = np.clip(np.round(t * grid.px_per_s + grid.t0_x - x0).astype(int), 0, len(tops) - 1)
+        untraced = ~np.isfinite(tops)
+        gap_cols = _bridge_short_gaps(np.where(untraced, np.nan, 0.0), MAX_INTERP_GAP_PX)
+        y[~np.isfinite(gap_cols[col_of_t])] = np.nan
+    else:
+        col_of_t = np.zeros(n, int)
+    mv = (grid.baselines_y[row] - y) / grid.px_per_mv
+    traced = np.isfinite(tops)[col_of_t]
+    connected = conn[col_of_t]
+    return mv.astype(np.float32), traced, connected
+
+
+def rhythm_label(d_leads: dict[str, LeadSignal], rhythm: np.ndarray) -> str | None:
+    """Which lead the strip shows. The rows are printed in sync, so in each lead's 2.5 s window the
+    strip equals that lead: the lead whose window correlates best (r >= 0.9) names the strip."""
+    best, best_r = None, 0.9
+    for name, lead in d_leads.items():
+        if not lead.ok:
+            continue
+        i0 = int(round(lead.start_s * L.FS))
+        a = rhythm[i0:i0 + len(lead.signal)]
+        b = lead.signal[: len(a)]
+        ok = np.isfinite(a) & np.isfinite(b)
+        if ok.sum() < 0.5 * len(b) or np.std(a[ok]) < 1e-3 or np.std(b[ok]) < 1e-3:
+            continue
+        r = float(np.corrcoef(a[ok], b[ok])[0, 1])
+        if r > best_r:
+            best, best_r = name, r
+    return best
+
+
+def digitize(page: np.ndarray, grid: Grid | None = None, ink: np.ndarray | None = None) -> Digitized:
+    """The 12 leads and the rhythm strip of a level canonical page."""
+    ink = ink_map(page) if ink is None else ink
+    grid = find_grid(page, ink) if grid is None else grid
+    seg_n = int(round(L.SEGMENT_S * L.FS))
+    leads: dict[str, LeadSignal] = {}
+    rhythm = None
+    for row in range(4):
+        mv, traced, connected = _row_signal(ink, grid, row)
+        if row == L.RHYTHM_ROW:
+            conf = float(connected[traced].mean()) if traced.any() else 0.0
+            rhythm = _lead_signal("rhythm", 0.0, mv, traced, conf)
+            continue
+        for c, name in enumerate(L.ROWS[row]):
+            sl = slice(c * seg_n, (c + 1) * seg_n)
+            tr = traced[sl]
+            conf = float(connected[sl][tr].mean()) if tr.any() else 0.0
+            leads[name] = _lead_signal(name, c * L.SEGMENT_S, mv[sl].copy(), tr, conf)
+    assert rhythm is not None
+    ordered = {name: leads[name] for name in L.LEADS}
+    label = rhythm_label(ordered, rhythm.signal) if rhythm.ok else None
+    return Digitized(leads=ordered, rhythm=rhythm, rhythm_lead=label, px_per_mv=grid.px_per_mv,
+                     px_per_s=grid.px_per_s, scale_source=grid.scale_source)

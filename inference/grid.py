@@ -1,0 +1,178 @@
+"""Step 2 of reading a page: the scale and the registration of the printed layout on the level sheet.
+
+Input: the canonical page from `inference.sheet` (1600 x 1137, level). Output: `Grid`, which says where
+each row's zero line is, where t = 0 s is, and how many pixels a millivolt and a second are.
+
+What is used, in order of trust (a feasibility study on these pages showed it):
+  * the calibration pulses (10 mm = 1 mV) at the start of the rows: their feet are the rows' zero lines
+    and their height the vertical scale;
+  * the thin lead separators (62.5 mm = 2.5 s apart): the horizontal scale and t = 0;
+  * the dotted pink grid's period, measured where it is visible, only as a cross-check (a frequency
+    estimate of a *dotted* grid is unreliable on photos);
+  * the known layout (25 mm/s, 10 mm/mV at 5.688 px/mm) when neither is seen.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+from inference import layout as L
+
+
+@dataclass(frozen=True)
+class Pulse:
+    row: int
+    foot_y: float  # the zero line of the row, where the pulse stands
+    top_y: float
+    x0: float  # rising edge
+    x1: float  # falling edge
+
+    @property
+    def height_px(self) -> float:
+        return self.foot_y - self.top_y
+
+
+@dataclass(frozen=True)
+class Grid:
+    baselines_y: tuple[float, float, float, float]  # zero line of each printed row
+    t0_x: float  # x of t = 0 s
+    px_per_s: float
+    px_per_mv: float
+    pulses: tuple[Pulse, ...]  # the calibration pulses found (0 to 4)
+    separators_x: tuple[float, ...]  # lead separators found (0 to 3)
+    grid_px_per_mm: float | None  # the pink grid's own period where visible, else None
+    scale_source: str  # "calibration" | "grid" | "layout": where px_per_mv came from
+    time_source: str  # "separators" | "layout"
+
+    def x_of(self, t_s: float | np.ndarray) -> float | np.ndarray:
+        return self.t0_x + np.asarray(t_s) * self.px_per_s
+
+
+def ink_map(page: np.ndarray) -> np.ndarray:
+    """Trace darkness in [0, 1] (float32): the red channel against its local paper level, so the pink
+    grid (bright in red) and uneven light vanish while the black trace stays."""
+    red = page[..., 0] if page.ndim == 3 else page
+    bg = cv2.morphologyEx(red, cv2.MORPH_CLOSE, np.ones((9, 9), np.uint8))
+    bg = cv2.blur(bg, (15, 15)).astype(np.float32)
+    rel = red.astype(np.float32) / np.maximum(bg, 1.0)
+    return np.clip((0.80 - rel) / 0.45, 0.0, 1.0)
+
+
+def _longest_run(on: np.ndarray) -> tuple[int, int]:
+    """(first, last) index of the longest run of True."""
+    edges = np.diff(np.r_[0, on.astype(np.int8), 0])
+    starts, ends = np.where(edges == 1)[0], np.where(edges == -1)[0] - 1
+    if len(starts) == 0:
+        return 0, 0
+    k = int((ends - starts).argmax())
+    return int(starts[k]), int(ends[k])
+
+
+def _pulse(ink: np.ndarray, row: int) -> Pulse | None:
+    """The calibration pulse at the start of a row: two vertical strokes ~56 px tall joined by a top."""
+    y_ref = L.BASELINE_Y[row]
+    y0, y1 = int(y_ref - 1.6 * L.PX_PER_MV), int(y_ref + 0.5 * L.PX_PER_MV)
+    x0, x1 = int(L.CAL_X[0] - 25), int(L.CAL_X[1] + 10)
+    sub = ink[max(0, y0):y1, max(0, x0):x1] > 0.35
+    if sub.size == 0:
+        return None
+    colh = sub.sum(axis=0)  # vertical strokes: long runs in a column
+    tall = np.where(colh > 0.6 * L.PX_PER_MV)[0]
+    if len(tall) < 2:
+        return None
+    groups = np.split(tall, np.where(np.diff(tall) > 2)[0] + 1)
+    if len(groups) < 2:
+        return None
+    left, right = groups[0], groups[-1]
+    width = right.mean() - left.mean()
+    if not (4 <= width <= 40):
+        return None
+    top, foot = _longest_run(sub[:, np.r_[left, right]].any(axis=1))  # stray grid dots are short runs
+    height = foot - top
+    if not (0.6 * L.PX_PER_MV <= height <= 1.5 * L.PX_PER_MV):
+        return None
+    # the stroke is about 3 px wide: the line centres are 1.5 px inside the ink's extent
+    return Pulse(row=row, foot_y=float(y0 + foot - 1.5), top_y=float(y0 + top + 1.5),
+                 x0=float(x0 + left.mean()), x1=float(x0 + right.mean()))
+
+
+def _separators(ink: np.ndarray) -> list[float]:
+    """The thin vertical lines between the lead columns: ink over most of rows 1-3 in one column."""
+    ya, yb = int(L.BASELINE_Y[0] - 0.6 * L.PX_PER_MV), int(L.BASELINE_Y[2] + 0.4 * L.PX_PER_MV)
+    found = []
+    for xs in L.SEPARATOR_X:
+        x0, x1 = int(xs - 12), int(xs + 13)
+        col = (ink[ya:yb, x0:x1] > 0.35).mean(axis=0)
+        k = int(col.argmax())
+        if col[k] > 0.7:
+            near = np.where(col > 0.5 * col[k])[0]
+            near = near[np.abs(near - k) <= 3]
+            found.append(float(x0 + near.mean()))
+        else:
+            found.append(float("nan"))
+    return found
+
+
+def grid_period(page: np.ndarray) -> float | None:
+    """The pink grid's period in px per mm from the autocorrelation of its column profile, when the 5 mm
+    structure stands out clearly; None otherwise."""
+    x0, y0, x1, y1 = L.GRID_BOX
+    rgb = page[y0 + 10:y1 - 10, x0 + 10:x1 - 10].astype(np.int16)
+    pink = ((rgb[..., 0] - rgb[..., 1]) > 6) & ((rgb[..., 0] - rgb[..., 2]) > 2) & (rgb[..., 0] > 150)
+    prof = pink.mean(axis=0).astype(np.float64)
+    if prof.mean() < 0.002:
+        return None
+    prof -= prof.mean()
+    ac = np.correlate(prof, prof, mode="full")[len(prof) - 1:]
+    ac /= ac[0] + 1e-12
+    lo, hi = int(5 * L.PX_PER_MM * 0.85), int(5 * L.PX_PER_MM * 1.15) + 1
+    k = lo + int(ac[lo:hi].argmax())
+    if ac[k] < 0.25:
+        return None
+    return k / 5.0
+
+
+def find_grid(page: np.ndarray, ink: np.ndarray | None = None) -> Grid:
+    """Registration and scale of the layout on a level canonical page."""
+    ink = ink_map(page) if ink is None else ink
+    pulses = [p for r in range(4) if (p := _pulse(ink, r)) is not None]
+    baselines = list(L.BASELINE_Y)
+    for p in pulses:
+        baselines[p.row] = p.foot_y
+    # rows whose pulse was missed: shift by the mean offset of the rows that were found
+    if pulses:
+        shift = float(np.mean([p.foot_y - L.BASELINE_Y[p.row] for p in pulses]))
+        found_rows = {p.row for p in pulses}
+        baselines = [b if r in found_rows else L.BASELINE_Y[r] + shift for r, b in enumerate(baselines)]
+    period = grid_period(page)
+    heights = [p.height_px for p in pulses]
+    if len(heights) >= 2 or (heights and abs(heights[0] - L.PX_PER_MV) < 0.15 * L.PX_PER_MV):
+        px_per_mv, scale_source = float(np.median(heights)), "calibration"
+    elif period is not None and abs(period - L.PX_PER_MM) < 0.1 * L.PX_PER_MM:
+        px_per_mv, scale_source = period * L.GAIN_MM_MV, "grid"
+    else:
+        px_per_mv, scale_source = L.PX_PER_MV, "layout"
+
+    seps = _separators(ink)
+    idx = [i for i, s in enumerate(seps) if np.isfinite(s)]
+    if len(idx) >= 2:
+        ks, xs = np.array(idx, float) + 1.0, np.array([seps[i] for i in idx])
+        slope, icpt = np.polyfit(ks, xs, 1)  # x = t0 + k * column width
+        px_per_s = slope / L.SEGMENT_S
+        t0 = icpt
+        if abs(px_per_s - L.PX_PER_S) > 0.08 * L.PX_PER_S:
+            px_per_s, t0, time_source = L.PX_PER_S, L.T0_X, "layout"
+        else:
+            time_source = "separators"
+    elif len(idx) == 1:
+        px_per_s = L.PX_PER_S
+        t0 = seps[idx[0]] - (idx[0] + 1) * L.SEGMENT_S * px_per_s
+        time_source = "separators"
+    else:
+        px_per_s, t0, time_source = L.PX_PER_S, L.T0_X, "layout"
+    return Grid(baselines_y=tuple(baselines), t0_x=float(t0), px_per_s=float(px_per_s), px_per_mv=px_per_mv,
+                pulses=tuple(pulses), separators_x=tuple(s for s in seps if np.isfinite(s)),
+                grid_px_per_mm=period, scale_source=scale_source, time_source=time_source)

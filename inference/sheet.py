@@ -1,0 +1,476 @@
+"""Step 1 of reading a page: find the printout in a picture and rectify it to the canonical page.
+
+A scan or a screenshot that already *is* the page goes through unchanged (the same array). A photo —
+the sheet on a desk or a bed, in perspective, turned any way, a little curled — is rectified in three
+passes, all with OpenCV (a maintained library; contours, homographies and remapping are what it is
+for and are ten to a hundred times faster than the same in NumPy):
+
+1. **Candidates for the sheet's outline**: the paper against its background (bright and unsaturated
+   relative to the picture, by Otsu), the strongest closed edge contour, and the extent of the ink
+   (the traces and the printed text cover the page almost edge to edge). Each gives a quadrilateral,
+   tried in the two orientations its long side allows; a small warp of each is scored by the
+   printout's own structure (four trace rows on their zero lines, little ink between them), which
+   also tells a page upside down from one the right way up.
+2. **Refinement by the traces**: on the rectified page each row's zero line is measured in 20 places
+   (the most common height of the ink: flat segments dominate) and its two ends found; a homography
+   fitted to those points (RANSAC) maps them onto the layout's rows. Repeated once.
+3. **Curl and lens barrel**: what is left of the zero lines' bend is removed by a smooth vertical
+   displacement field, interpolated between the rows, in the same remap as the homography.
+
+The result says what went wrong when the picture cannot be read: no sheet, the sheet cut off by the
+frame, too small, too dark or too blurred — so the user can be told how to retake it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+from inference import layout as L
+
+WORK_SIDE = 640  # px: the long side the outline search works at
+SMALL = 4  # the scoring warp is the canonical page at 1/SMALL
+MIN_SCORE = 0.35  # structure score of a usable sheet
+AS_IS_SCORE = 0.55  # a page-shaped picture scoring this as it is, is taken as it is
+CHUNKS = 20  # zero-line measurements per row in the refinement
+INK_X = (69.0, 1532.0)  # the rows' ink runs from the calibration pulse to the end of the trace
+MIN_PAGE_PX = 450  # the sheet's long side in the picture below which the traces are too thin to follow
+MIN_SHARPNESS = 0.12  # stroke sharpness (see `_sharpness`) below which the photo is too blurred
+MIN_PAPER_LEVEL = 70  # mean grey of the rectified paper below which the photo is too dark
+
+
+@dataclass(frozen=True)
+class Sheet:
+    page: np.ndarray  # uint8 RGB, L.PAGE_H x L.PAGE_W: the level canonical page
+    method: str  # "as_is" | "outline" | "ink" | "none"
+    corners: np.ndarray | None  # the page's corners (TL, TR, BR, BL of the upright page) in the picture
+    rotation: int  # how the page lay in the picture: 0, 90, 180 or 270 degrees
+    score: float  # structure score of the rectified page (0..1)
+    problem: str | None = None  # None or: cut_off, sheet_too_small, too_dark, blurred
+    problem_detail: str | None = None
+
+
+# ----------------------------------------------------------------------------------------- helpers
+def _canonical_corners(scale: float = 1.0) -> np.ndarray:
+    return np.array([[0, 0], [L.PAGE_W, 0], [L.PAGE_W, L.PAGE_H], [0, L.PAGE_H]], np.float32) * scale
+
+
+def _order(quad: np.ndarray) -> np.ndarray:
+    """TL, TR, BR, BL in picture coordinates."""
+    q = np.asarray(quad, np.float32).reshape(4, 2)
+    c = q.mean(axis=0)
+    ang = np.arctan2(q[:, 1] - c[1], q[:, 0] - c[0])
+    q = q[np.argsort(ang)]  # clockwise in image coordinates starting near -180 deg (left)
+    k = int(np.argmin(q.sum(axis=1)))  # top-left has the smallest x + y
+    return np.roll(q, -k, axis=0)
+
+
+def _orientations(quad: np.ndarray) -> list[tuple[np.ndarray, int]]:
+    """The two ways a landscape page can lie in this quadrilateral: long side first, and turned 180."""
+    q = _order(quad)
+    top = np.linalg.norm(q[1] - q[0]) + np.linalg.norm(q[2] - q[3])
+    side = np.linalg.norm(q[3] - q[0]) + np.linalg.norm(q[2] - q[1])
+    if side > top:  # the page stands on its short side: a portrait shot or a sheet turned 90 degrees
+        q, rot = np.roll(q, -1, axis=0), 90  # the picture's TR becomes the page's TL
+    else:
+        rot = 0
+    return [(q, rot), (np.roll(q, 2, axis=0), (rot + 180) % 360)]
+
+
+def _dark_lines(gray: np.ndarray, size: int) -> np.ndarray:
+    """Thin dark structures (trace, text) against the paper: a black-hat, normalised to [0, 1]."""
+    k = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (size, size))
+    bh = cv2.morphologyEx(gray, cv2.MORPH_BLACKHAT, k).astype(np.float32)
+    local = cv2.dilate(gray, k).astype(np.float32) + 1.0
+    return np.clip(bh / local * 3.0, 0.0, 1.0)
+
+
+def structure_score(small_page: np.ndarray) -> float:
+    """How much a (1/SMALL-scale, level) page looks like this printout: the four rows of trace on
+    their zero lines across the whole width, little ink half-way between them."""
+    gray = cv2.cvtColor(small_page, cv2.COLOR_RGB2GRAY) if small_page.ndim == 3 else small_page
+    ink = _dark_lines(gray, 5) > 0.25
+    x0, x1 = int(L.T0_X / SMALL), int((L.T0_X + L.DURATION_S * L.PX_PER_S) / SMALL)
+    half = max(2, int(0.35 * L.PX_PER_MV / SMALL))
+    on, off = [], []
+    for r, y in enumerate(L.BASELINE_Y):
+        yc = int(round(y / SMALL))
+        band = ink[max(0, yc - half):yc + half + 1, x0:x1]
+        on.append(band.any(axis=0).mean() if band.size else 0.0)
+        if r < 3:
+            ym = int(round((y + 0.5 * L.ROW_PITCH) / SMALL))
+            mid = ink[max(0, ym - 2):ym + 3, x0:x1]
+            off.append(mid.any(axis=0).mean() if mid.size else 1.0)
+    # the calibration pulses stand at the left end of the rows: only a page the right way up has them
+    px0, px1 = int(74 / SMALL), int(91 / SMALL) + 1
+    pulses = []
+    for y in L.BASELINE_Y:
+        ya, yb = int((y - 0.9 * L.PX_PER_MV) / SMALL), int((y - 0.1 * L.PX_PER_MV) / SMALL)
+        pulses.append(ink[ya:yb, px0:px1].any(axis=1).mean() if yb > ya else 0.0)
+    rows = np.sort(on)[1:].mean() - 0.7 * np.mean(off)
+    return float(np.clip(0.8 * rows + 0.2 * np.mean(pulses), 0.0, 1.0))
+
+
+def _pulse_count(page: np.ndarray) -> int:
+    from inference.grid import _pulse, ink_map
+
+    ink = ink_map(page)
+    return sum(_pulse(ink, r) is not None for r in range(4))
+
+
+def _warp_small(image: np.ndarray, quad: np.ndarray) -> np.ndarray:
+    h = cv2.getPerspectiveTransform(np.asarray(quad, np.float32), _canonical_corners(1.0 / SMALL))
+    return cv2.warpPerspective(image, h, (L.PAGE_W // SMALL, L.PAGE_H // SMALL), flags=cv2.INTER_AREA,
+                               borderMode=cv2.BORDER_REPLICATE)
+
+
+# ------------------------------------------------------------------------------ outline candidates
+def _quad_of_contour(cnt: np.ndarray) -> np.ndarray | None:
+    hull = cv2.convexHull(cnt)
+    peri = cv2.arcLength(hull, True)
+    for eps in (0.01, 0.02, 0.03, 0.05, 0.08):
+        approx = cv2.approxPolyDP(hull, eps * peri, True)
+        if len(approx) == 4:
+            return approx.reshape(4, 2).astype(np.float32)
+    return cv2.boxPoints(cv2.minAreaRect(hull)).astype(np.float32)
+
+
+def _paper_quads(work: np.ndarray) -> list[np.ndarray]:
+    """The paper: bright and unsaturated against its background (Otsu on lightness minus chroma)."""
+    lab = cv2.cvtColor(work, cv2.COLOR_RGB2LAB).astype(np.float32)
+    light = lab[..., 0]
+    chroma = np.hypot(lab[..., 1] - 128, lab[..., 2] - 128)
+    score = light - 2.0 * chroma
+    score = cv2.GaussianBlur(score, (0, 0), 2)
+    s8 = cv2.normalize(score, None, 0, 255, cv2.NORM_MINMAX).astype(np.uint8)
+    quads = []
+    _, mask = cv2.threshold(s8, 0, 255, cv2.THRESH_BINARY + cv2.THRESH_OTSU)
+    for m in (mask, cv2.adaptiveThreshold(s8, 255, cv2.ADAPTIVE_THRESH_MEAN_C, cv2.THRESH_BINARY,
+                                          (max(work.shape[:2]) // 4) | 1, -5)):
+        k = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (9, 9))
+        m = cv2.morphologyEx(m, cv2.MORPH_CLOSE, k)  # the traces and the text are inside the paper
+        m = cv2.morphologyEx(m, cv2.MORPH_OPEN, k)
+        cnts, _ = cv2.findContours(m, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
+        area = work.shape[0] * work.shape[1]
+        for c in sorted(cnts, key=cv2.contourArea, reverse=True)[:2]:
+            if 0.08 * area < cv2.contourArea(c) < 0.995 * area:
+                q = _quad_of_contour(c)
+                if q is not None:
+                    quads.append(q)
+    return quads
+
+
+def _edge_quads(work: np.ndarray) -> list[np.ndarray]:
+    gray = cv2.cvtColor(work, cv2.COLOR_RGB2GRAY)
+    gray = cv2.GaussianBlur(gray, (5, 5), 0)
+    edges = cv2.Canny(gray, 30, 90)
+    edges = cv2.dilate(edges, np.ones((3, 3), np.uint8))
+    cnts, _ = cv2.findContours(edges, cv2.RETR_LIST, cv2.CHAIN_APPROX_SIMPLE)
+    area = work.shape[0] * work.shape[1]
+    quads = []
+    for c in sorted(cnts, key=lambda c: cv2.contourArea(cv2.convexHull(c)), reverse=True)[:3]:
+        if 0.08 * area < cv2.contourArea(cv2.convexHull(c)) < 0.98 * area:
+            quads.append(_quad_of_contour(c))
+    return quads
+
+
+def _ink_quads(work: np.ndarray) -> list[np.ndarray]:
+    """The extent of the ink (traces and print reach almost to the page's edges), grown to the page."""
+    gray = cv2.cvtColor(work, cv2.COLOR_RGB2GRAY)
+    ink = _dark_lines(gray, 7) > 0.3
+    # a pen, a finger's shadow, a dark gap: dark and thick, unlike a 1-2 px trace or letter
+    dark = (gray < 0.6 * cv2.dilate(gray, np.ones((25, 25), np.uint8))).astype(np.uint8)
+    thick = cv2.dilate(cv2.morphologyEx(dark, cv2.MORPH_OPEN, np.ones((5, 5), np.uint8)), np.ones((5, 5), np.uint8))
+    ink = (ink & (thick == 0)).astype(np.uint8)
+    n, lab, stats, _ = cv2.connectedComponentsWithStats(ink, connectivity=8)
+    keep = np.zeros(n, bool)
+    keep[1:] = stats[1:, cv2.CC_STAT_AREA] >= 12
+    pts = np.column_stack(np.nonzero(keep[lab]))[:, ::-1].astype(np.float32)
+    if len(pts) < 200:
+        return []
+    # drop far-flung specks (background texture) before taking the extent
+    c = np.median(pts, axis=0)
+    d = np.linalg.norm(pts - c, axis=1)
+    pts = pts[d < np.percentile(d, 99)]
+    (cx, cy), (w, h), ang = cv2.minAreaRect(pts)
+    long_, short = max(w, h), min(w, h)
+    if long_ < 20:
+        return []
+    # ink spans about 1520 x 1110 of the 1600 x 1137 page
+    grow_l, grow_s = L.PAGE_W / 1520.0, L.PAGE_H / 1110.0
+    if w >= h:
+        w, h = w * grow_l, h * grow_s
+    else:
+        w, h = w * grow_s, h * grow_l
+    return [cv2.boxPoints(((cx, cy), (w, h), ang)).astype(np.float32)]
+
+
+# --------------------------------------------------------------------------------------- refine
+PULSE_X = (75.5, 88.0)  # the calibration pulses' rising and falling strokes on the canonical page
+
+
+def _row_x_map(ink: np.ndarray, row: int, y_obs: float) -> tuple[float, float] | None:
+    """(a, b) with canonical x = a * observed x + b for one row, from its vertical landmarks: the
+    calibration pulse's two strokes and (rows 1-3) the lead separators. None with fewer than two."""
+    from inference.grid import _pulse
+
+    obs, ref = [], []
+    shift = y_obs - L.BASELINE_Y[row]
+    shifted = ink if abs(shift) < 1 else np.roll(ink, -int(round(shift)), axis=0)
+    p = _pulse(shifted, row)
+    if p is not None:
+        obs += [p.x0, p.x1]
+        ref += list(PULSE_X)
+    if row < 3:
+        ya, yb = int(y_obs - 0.5 * L.PX_PER_MV), int(y_obs + 0.3 * L.PX_PER_MV)
+        for xs in L.SEPARATOR_X:
+            x0 = int(xs - 30)
+            col = ink[max(0, ya):yb, x0:int(xs + 31)].mean(axis=0)
+            k = int(col.argmax())
+            if col[k] > 0.8:
+                obs.append(float(x0 + k))
+                ref.append(xs)
+    if len(obs) < 2 or max(ref) - min(ref) < 5:
+        return None
+    if len(obs) == 2 and max(ref) - min(ref) < 50:  # only the pulse: trust the offset, not the scale
+        return 1.0, float(np.mean(np.array(ref) - np.array(obs)))
+    a, b = np.polyfit(obs, ref, 1)
+    if not 0.8 < a < 1.25:
+        return None
+    return float(a), float(b)
+
+
+def _row_points(page: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Observed (x, y) on the rectified page of points whose place on the layout is known, and those
+    places: each row's zero line in CHUNKS places (its most common ink height), placed along the row
+    by the row's vertical landmarks (calibration pulse, lead separators)."""
+    from inference.grid import ink_map
+
+    inkf = ink_map(page)
+    ink = inkf > 0.3
+    src, dst = [], []
+    half = int(0.5 * L.ROW_PITCH)
+    x_lo, x_hi = L.T0_X, L.T0_X + L.DURATION_S * L.PX_PER_S
+    for r, y_ref in enumerate(L.BASELINE_Y):
+        ya, yb = int(y_ref - half), int(min(page.shape[0], y_ref + half))
+        band = ink[ya:yb]
+        if band.size == 0:
+            continue
+        edges = np.linspace(x_lo + 0.03 * (x_hi - x_lo), x_hi - 0.01 * (x_hi - x_lo), CHUNKS + 1)
+        pts = []
+        for a, b in zip(edges[:-1], edges[1:]):
+            hist = band[:, int(a):int(b)].sum(axis=1).astype(np.float32)
+            if hist.max() < 3:
+                continue
+            hist = np.convolve(hist, np.ones(3) / 3, mode="same")
+            pts.append(((a + b) / 2, ya + float(hist.argmax())))
+        if len(pts) < CHUNKS // 2:
+            continue
+        arr = np.array(pts)
+        # the zero line is straight on paper: drop chunk estimates a T wave or an ST shift pulled away
+        fit = np.polyfit(arr[:, 0], arr[:, 1], 2)
+        res = arr[:, 1] - np.polyval(fit, arr[:, 0])
+        arr = arr[np.abs(res) < max(3.0, 2.5 * np.median(np.abs(res)))]
+        xmap = _row_x_map(inkf, r, float(np.polyval(fit, L.T0_X)))
+        a, b = xmap if xmap is not None else (1.0, 0.0)
+        for xc, y in arr:
+            src.append((xc, y))
+            dst.append((a * xc + b, y_ref))
+    return np.array(src, np.float32).reshape(-1, 2), np.array(dst, np.float32).reshape(-1, 2)
+
+
+def _refine(image: np.ndarray, h: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Two rounds of fitting the rows' zero lines and ends onto the layout."""
+    page = cv2.warpPerspective(image, h, (L.PAGE_W, L.PAGE_H), flags=cv2.INTER_LINEAR,
+                               borderMode=cv2.BORDER_REPLICATE)
+    for _ in range(2):
+        src, dst = _row_points(page)
+        if len(src) < 12 or len(np.unique(np.round(dst[:, 1]))) < 3:
+            break
+        hr, inl = cv2.findHomography(src, dst, cv2.RANSAC, 4.0)
+        if hr is None or inl.sum() < 10:
+            break
+        h = hr @ h
+        page = cv2.warpPerspective(image, h, (L.PAGE_W, L.PAGE_H), flags=cv2.INTER_LINEAR,
+                                   borderMode=cv2.BORDER_REPLICATE)
+    return page, h
+
+
+def _uncurl(image: np.ndarray, h: np.ndarray, page: np.ndarray) -> np.ndarray:
+    """Remove the rows' remaining bend (paper curl, lens barrel) with a vertical displacement field."""
+    src, dst = _row_points(page)
+    if len(src) < 30:
+        return page
+    rows = np.unique(dst[:, 1])
+    if len(rows) < 3:
+        return page
+    xs = np.arange(L.PAGE_W, dtype=np.float32)
+    field = []
+    for y_ref in rows:
+        sel = dst[:, 1] == y_ref
+        sx, sy = src[sel, 0], src[sel, 1] - y_ref
+        if len(sx) < 8:
+            return page
+        fit = np.polyfit(sx, sy, 2)
+        dy = np.polyval(fit, np.clip(xs, sx.min(), sx.max()))
+        field.append(dy)
+    field = np.array(field, np.float32)  # (rows, W): how far below its place each row's zero line is
+    if np.abs(field).max() < 1.0 or np.abs(field).max() > 40:
+        return page
+    yy = np.arange(L.PAGE_H, dtype=np.float32)
+    # displacement at every (y, x): linear between the rows, constant beyond the outer ones
+    dy = np.empty((L.PAGE_H, L.PAGE_W), np.float32)
+    for x0 in range(0, L.PAGE_W, 64):
+        sl = slice(x0, x0 + 64)
+        colfield = field[:, sl]
+        for j in range(colfield.shape[1]):
+            dy[:, x0 + j] = np.interp(yy, rows, colfield[:, j])
+    map_x, map_y = np.meshgrid(xs, yy)
+    map_y = map_y + dy
+    # compose with the homography: canonical (x, y + dy) -> picture coordinates, one interpolation
+    hinv = np.linalg.inv(h)
+    den = hinv[2, 0] * map_x + hinv[2, 1] * map_y + hinv[2, 2]
+    mx = ((hinv[0, 0] * map_x + hinv[0, 1] * map_y + hinv[0, 2]) / den).astype(np.float32)
+    my = ((hinv[1, 0] * map_x + hinv[1, 1] * map_y + hinv[1, 2]) / den).astype(np.float32)
+    return cv2.remap(image, mx, my, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+
+
+# ------------------------------------------------------------------------------------- quality
+def _sharpness(page: np.ndarray) -> float:
+    """How crisp the strokes are: the 99th percentile of the gradient in the trace area against the
+    paper's contrast (a sharp stroke is a steep edge; blur flattens it)."""
+    gray = cv2.cvtColor(page, cv2.COLOR_RGB2GRAY).astype(np.float32)
+    x0, y0, x1, y1 = L.GRID_BOX
+    area = gray[y0:y1, x0:x1]
+    gx = cv2.Sobel(area, cv2.CV_32F, 1, 0, ksize=3)
+    gy = cv2.Sobel(area, cv2.CV_32F, 0, 1, ksize=3)
+    g = np.hypot(gx, gy)
+    contrast = np.percentile(area, 95) - np.percentile(area, 0.5) + 1.0
+    return float(np.percentile(g, 99.5) / (4.0 * contrast))
+
+
+def _fully_inside(corners: np.ndarray, shape: tuple[int, ...], margin: float = -0.01) -> bool:
+    h, w = shape[:2]
+    tol = margin * max(h, w)
+    return bool(((corners[:, 0] >= tol) & (corners[:, 0] <= w - tol) &
+                 (corners[:, 1] >= tol) & (corners[:, 1] <= h - tol)).all())
+
+
+def _grid_box_part_inside(h: np.ndarray, shape: tuple[int, ...]) -> float:
+    """The share of the trace area's outline that lies inside the picture."""
+    x0, y0, x1, y1 = L.GRID_BOX
+    t = np.linspace(0, 1, 25)
+    pts = np.concatenate([np.c_[x0 + t * (x1 - x0), np.full_like(t, y0)], np.c_[np.full_like(t, x1), y0 + t * (y1 - y0)],
+                          np.c_[x0 + t * (x1 - x0), np.full_like(t, y1)], np.c_[np.full_like(t, x0), y0 + t * (y1 - y0)]])
+    pic = cv2.perspectiveTransform(pts.reshape(-1, 1, 2).astype(np.float32), np.linalg.inv(h)).reshape(-1, 2)
+    hh, ww = shape[:2]
+    inside = (pic[:, 0] >= 0) & (pic[:, 0] < ww) & (pic[:, 1] >= 0) & (pic[:, 1] < hh)
+    return float(inside.mean())
+
+
+# ---------------------------------------------------------------------------------------- public
+def as_page(image: np.ndarray) -> np.ndarray:
+    """A page-shaped picture at the canonical width (the array itself when it already is 1600 wide)."""
+    if image.shape[1] == L.PAGE_W:
+        return image
+    from PIL import Image
+
+    h = max(1, round(image.shape[0] * L.PAGE_W / image.shape[1]))
+    return np.asarray(Image.fromarray(image).resize((L.PAGE_W, h), Image.BILINEAR))
+
+
+def _is_the_page(image: np.ndarray) -> float | None:
+    """The score of a picture that already is the page (a scan, a screenshot), else None."""
+    h, w = image.shape[:2]
+    if not (0.97 * L.PAGE_ASPECT <= w / h <= 1.03 * L.PAGE_ASPECT):
+        return None
+    page = as_page(image)
+    small = cv2.resize(page, (L.PAGE_W // SMALL, L.PAGE_H // SMALL), interpolation=cv2.INTER_AREA)
+    s = structure_score(small)
+    return s if s >= AS_IS_SCORE else None
+
+
+def find_sheet(image: np.ndarray) -> Sheet:
+    """The canonical page for a picture (see the module docstring)."""
+    s = _is_the_page(image)
+    if s is not None:
+        page = as_page(image)
+        h, w = image.shape[:2]
+        return Sheet(page=page, method="as_is", rotation=0, score=s,
+                     corners=np.array([[0, 0], [w, 0], [w, h], [0, h]], np.float32))
+    scale = WORK_SIDE / max(image.shape[:2])
+    work = cv2.resize(image, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA) if scale < 1 else image
+    scale = min(scale, 1.0)
+    candidates = []
+    for method, finder in (("outline", _paper_quads), ("outline", _edge_quads), ("ink", _ink_quads)):
+        for quad in finder(work):
+            for q, rot in _orientations(quad / scale):
+                candidates.append((structure_score(_warp_small(image, q)), method, q, rot))
+    if not candidates:
+        return _no_sheet(image)
+    candidates.sort(key=lambda c: -c[0])
+    # the best few outlines, each also turned 180 degrees, judged at full size with the calibration
+    # pulses: only the page the right way up has them at the left end of its rows
+    picked: list[tuple[float, str, np.ndarray, int]] = []
+    for score, method, quad, rot in candidates:
+        if len(picked) >= 3 * 2:
+            break
+        if any(np.abs(quad - q).max() < 0.03 * max(image.shape[:2]) for _, _, q, _ in picked):
+            continue
+        picked.append((score, method, quad, rot))
+        twin = np.roll(quad, 2, axis=0)
+        if not any(np.abs(twin - q).max() < 1 for _, _, q, _ in picked):
+            picked.append((structure_score(_warp_small(image, twin)), method, twin, (rot + 180) % 360))
+    best = None
+    for score, method, quad, rot in picked:
+        h0 = cv2.getPerspectiveTransform(quad.astype(np.float32), _canonical_corners())
+        page0 = cv2.warpPerspective(image, h0, (L.PAGE_W, L.PAGE_H), flags=cv2.INTER_LINEAR,
+                                    borderMode=cv2.BORDER_REPLICATE)
+        total = score + 0.1 * _pulse_count(page0)
+        if best is None or total > best[0]:
+            best = (total, score, method, quad, rot, h0)
+    _, best_score, method, quad, rot, h0 = best
+    page, h = _refine(image, h0)
+    page = _uncurl(image, h, page)
+    small = cv2.resize(page, (L.PAGE_W // SMALL, L.PAGE_H // SMALL), interpolation=cv2.INTER_AREA)
+    score = structure_score(small)
+    if score < best_score:  # the refinement made it worse (it can on a page that is hardly an ECG)
+        page = cv2.warpPerspective(image, h0, (L.PAGE_W, L.PAGE_H), flags=cv2.INTER_LINEAR,
+                                   borderMode=cv2.BORDER_REPLICATE)
+        h, score = h0, best_score
+    corners = cv2.perspectiveTransform(_canonical_corners().reshape(-1, 1, 2), np.linalg.inv(h)).reshape(4, 2)
+    sheet = Sheet(page=page, method=method, corners=corners, rotation=rot, score=score)
+    return _judge(image, sheet, h)
+
+
+def _no_sheet(image: np.ndarray) -> Sheet:
+    page = cv2.resize(image, (L.PAGE_W, L.PAGE_H), interpolation=cv2.INTER_AREA)
+    return Sheet(page=page, method="none", corners=None, rotation=0, score=0.0)
+
+
+def _judge(image: np.ndarray, sheet: Sheet, h: np.ndarray) -> Sheet:
+    """Attach the reason a found sheet cannot be read well, if there is one."""
+    from dataclasses import replace
+
+    if sheet.score < MIN_SCORE:
+        # an ECG-like structure was not found: leave it to the ECG check, unless the frame cut it
+        if sheet.score > 0.1 and _grid_box_part_inside(h, image.shape) < 0.9:
+            return replace(sheet, problem="cut_off", problem_detail="part of the sheet is outside the picture")
+        return sheet
+    if _grid_box_part_inside(h, image.shape) < 0.97:
+        return replace(sheet, problem="cut_off", problem_detail="part of the sheet is outside the picture")
+    c = sheet.corners
+    long_side = max(np.linalg.norm(c[1] - c[0]), np.linalg.norm(c[2] - c[3]))
+    if long_side < MIN_PAGE_PX:
+        return replace(sheet, problem="sheet_too_small",
+                       problem_detail=f"the sheet is {long_side:.0f} px wide in the picture (needs {MIN_PAGE_PX})")
+    x0, y0, x1, y1 = L.GRID_BOX
+    paper = float(np.percentile(cv2.cvtColor(sheet.page[y0:y1, x0:x1], cv2.COLOR_RGB2GRAY), 75))
+    if paper < MIN_PAPER_LEVEL:
+        return replace(sheet, problem="too_dark", problem_detail=f"the paper's grey level is {paper:.0f} of 255")
+    sharp = _sharpness(sheet.page)
+    if sharp < MIN_SHARPNESS:
+        return replace(sheet, problem="blurred", problem_detail=f"stroke sharpness {sharp:.2f} (needs {MIN_SHARPNESS})")
+    return sheet
