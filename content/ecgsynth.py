@@ -518,3 +518,398 @@ def measure_png(png: bytes, fs: int = FS) -> Measurement:
         qrs_ms=None,
         pr_ms=None,
     )
+
+
+# --------------------------------------------------------------------------- 12 leads
+#
+# One heart, twelve views. Every wave of a beat is a compact-support bump (``_bump``) whose timing
+# is shared by all leads; what differs between leads is its amplitude. The limb leads come from a
+# frontal-plane vector model: a wave with vector (m, angle) is m*cos(angle) in I and
+# m*cos(angle - 60 deg) in II, and III, aVR, aVL, aVF are *derived* from I and II (Einthoven /
+# Goldberger), so the identities hold sample by sample, noise and wander included. The precordial
+# leads have their own amplitudes (the R/S progression). Per-lead findings (ST deviation, Q waves,
+# T inversion) named on limb leads are fitted onto a frontal vector by least squares (exact when
+# the values are consistent, e.g. from :func:`st_vector`); the truth reports what was realised.
+
+LIMB_LEADS = ("I", "II", "III", "aVR", "aVL", "aVF")
+PRECORDIAL_LEADS = ("V1", "V2", "V3", "V4", "V5", "V6")
+LEADS12 = LIMB_LEADS + PRECORDIAL_LEADS
+LEAD_ANGLES = {"I": 0.0, "II": 60.0, "III": 120.0, "aVR": -150.0, "aVL": -30.0, "aVF": 90.0}
+# lead = a * I + b * II
+_LIMB_COEF = {
+    "I": (1.0, 0.0), "II": (0.0, 1.0), "III": (-1.0, 1.0),
+    "aVR": (-0.5, -0.5), "aVL": (1.0, -0.5), "aVF": (-0.5, 1.0),
+}
+_BASIS = ("I", "II") + PRECORDIAL_LEADS  # the 8 independent leads that are generated
+RHYTHMS_12 = ("sinus", "sinus_arrhythmia", "af")
+
+# precordial amplitudes (mV), V1..V6: septal r/q, main R, S, T, P
+_PREC_SEPTAL = np.array([0.12, 0.10, 0.02, -0.04, -0.08, -0.09])
+_PREC_R = np.array([0.10, 0.30, 0.70, 1.20, 1.25, 1.00])
+_PREC_S = np.array([-0.85, -1.25, -0.80, -0.45, -0.20, -0.07])
+_PREC_T = np.array([0.05, 0.45, 0.50, 0.45, 0.35, 0.25])
+_PREC_P = np.array([0.05, 0.08, 0.10, 0.10, 0.10, 0.09])
+_PREC_PVC = np.array([-1.1, -1.3, -0.7, 0.6, 1.1, 1.1])
+
+
+def _vec(m: float, ang_deg: float) -> np.ndarray:
+    """Frontal vector -> (I, II) amplitudes."""
+    a = math.radians(ang_deg)
+    return np.array([m * math.cos(a), m * math.cos(a - math.pi / 3)])
+
+
+def limb_from_basis(i: np.ndarray, ii: np.ndarray) -> dict[str, np.ndarray]:
+    """All six limb leads from I and II (Einthoven's law and Goldberger's augmented leads)."""
+    return {"I": i, "II": ii, "III": ii - i, "aVR": -(i + ii) / 2, "aVL": i - ii / 2, "aVF": ii - i / 2}
+
+
+def st_vector(angle_deg: float, magnitude_mv: float) -> dict[str, float]:
+    """Limb-lead ST deviations of one frontal ST vector (a consistent set, reproduced exactly)."""
+    v = _vec(magnitude_mv, angle_deg)
+    return {ld: round(float(a * v[0] + b * v[1]), 4) for ld, (a, b) in _LIMB_COEF.items()}
+
+
+def _fit_limb(targets: dict[str, float], soft: dict[str, float] | None = None, soft_w: float = 0.3) -> np.ndarray:
+    """Least-squares (I, II) vector reproducing per-limb-lead targets (min-norm if underdetermined)."""
+    rows, vals, w = [], [], []
+    for ld, v in targets.items():
+        rows.append(_LIMB_COEF[ld]); vals.append(v); w.append(1.0)
+    for ld, v in (soft or {}).items():
+        if ld not in targets:
+            rows.append(_LIMB_COEF[ld]); vals.append(v); w.append(soft_w)
+    if not rows:
+        return np.zeros(2)
+    A = np.asarray(rows) * np.asarray(w)[:, None]
+    b = np.asarray(vals) * np.asarray(w)
+    return np.linalg.lstsq(A, b, rcond=None)[0]
+
+
+@dataclass(frozen=True)
+class TwelveLeadParams:
+    """Inputs of a synthetic 12-lead ECG (10 s, 500 Hz). Times in ms, amplitudes in mV."""
+
+    heart_rate: float = 72.0
+    rhythm: str = "sinus"  # one of RHYTHMS_12
+    pvc_every: int | None = None  # every Nth beat is a premature ventricular complex
+    pr_ms: float = 160.0
+    qrs_ms: float = 90.0
+    qt_ms: float | None = None  # None: QTc 400 ms by Bazett at the set rate
+    axis_deg: float = 60.0  # frontal mean QRS axis (direction of the main R vector)
+    r_scale: float = 1.0  # overall QRS amplitude
+    st_mv: dict = field(default_factory=dict)  # lead -> ST deviation at J..J+80 ms (J+60 exact)
+    q_waves: dict = field(default_factory=dict)  # lead -> (depth_mv < 0, width_ms)
+    t_invert: tuple = ()  # leads whose T wave is inverted
+    noise_mv: float = 0.0  # white noise, SD (added to I, II, V1-V6; derived leads inherit it)
+    wander_mv: float = 0.0  # baseline wander amplitude (slow sinusoids 0.15-0.5 Hz)
+    seed: int = 0
+
+    def __hash__(self) -> int:  # dict fields: hash by identity of the values' repr
+        return hash(repr(self))
+
+
+@dataclass
+class TwelveLead:
+    params: TwelveLeadParams
+    fs: int
+    signals: dict  # lead -> float array (mV), 10 s at fs, noise and wander included
+    clean: dict  # lead -> the same without noise and baseline wander
+    r_times: list  # s, R peaks (all beats) inside the 10 s
+    qrs_onsets: list  # s, matching r_times
+    beat_kinds: list  # "normal" | "pvc" per beat
+    heart_rate: float  # 60 / mean RR of the beats inside the 10 s
+    pr_ms: float | None  # None in AF (no P waves)
+    qrs_ms: float
+    qt_ms: float
+    qtc_bazett_ms: float
+    axis_deg: float  # the model's mean QRS axis (parameter)
+    net_axis_deg: float  # axis from the net QRS area in I and II of a normal beat
+    st_mv: dict  # lead -> realised ST deviation at J+60 ms vs the PR baseline (normal beats)
+    q_mv: dict  # lead -> deepest initial negative deflection of a normal beat (0 if none)
+    t_mv: dict  # lead -> T-wave amplitude (signed peak) of a normal beat
+    rhythm: str = "sinus"
+    duration_s: float = 10.0
+
+    @property
+    def leads(self) -> tuple[str, ...]:
+        return LEADS12
+
+    @property
+    def rr_s(self) -> np.ndarray:
+        return np.diff(np.asarray(self.r_times))
+
+
+def _beat_templates(p: TwelveLeadParams, qt: float):
+    """Components of a normal beat, relative to its QRS onset: (start, dur, amps[8], skew, power)."""
+    qrs = p.qrs_ms / 1000.0
+    A = p.axis_deg
+    sc = p.r_scale
+    comps: list[tuple[float, float, np.ndarray, float, float]] = []
+
+    def add(start, dur, limb, prec, skew=1.0, power=2.0):
+        comps.append((start, dur, np.concatenate([limb, prec]), skew, power))
+
+    # Q waves: limb ones on one frontal vector, precordial per lead
+    limb_q = {ld: v for ld, v in p.q_waves.items() if ld in LIMB_LEADS}
+    prec_q = {ld: v for ld, v in p.q_waves.items() if ld in PRECORDIAL_LEADS}
+    r_start_limb = 0.15 * qrs
+    prec_r = _PREC_R * sc
+    prec_sept = _PREC_SEPTAL.copy()
+    prec_rstart = np.full(6, 0.15 * qrs)
+    if limb_q:
+        wq = max(w for _, w in limb_q.values()) / 1000.0
+        wq = min(wq, 0.8 * qrs)
+        qv = _fit_limb({ld: d for ld, (d, _) in limb_q.items()})
+        add(0.0, wq, qv, np.zeros(6))
+        r_start_limb = max(r_start_limb, 0.55 * wq)
+    # septal q (limb), main R, terminal S
+    add(0.0, 0.3 * qrs, _vec(0.15 * sc, A + 80), np.zeros(6))
+    for k, ld in enumerate(PRECORDIAL_LEADS):
+        if ld in prec_q:
+            d, w = prec_q[ld]
+            w = min(w / 1000.0, 0.8 * qrs)
+            amps = np.zeros(8); amps[2 + k] = d
+            comps.append((0.0, w, amps, 1.0, 2.0))
+            prec_sept[k] = 0.0
+            prec_r[k] *= 0.3
+            prec_rstart[k] = 0.7 * w
+    add(0.0, 0.3 * qrs, np.zeros(2), prec_sept)
+    r_end = 0.70 * qrs
+    add(r_start_limb, r_end - r_start_limb, _vec(1.1 * sc, A), np.zeros(6))
+    for k in range(6):
+        amps = np.zeros(8); amps[2 + k] = prec_r[k]
+        comps.append((prec_rstart[k], r_end - prec_rstart[k], amps, 1.0, 2.0))
+    add(0.55 * qrs, 0.45 * qrs, _vec(0.25 * sc, A - 210), _PREC_S * sc)
+    # T wave: from max(J + 80 ms, ...) to QT; concordant, with per-lead inversion
+    st_t = max(qt - qrs, 0.14)
+    t_start = qrs + max(0.08, 0.25 * st_t)
+    t_dur = qt - t_start
+    t_base = _vec(0.38, 0.6 * A + 15)
+    limb_base = {ld: a * t_base[0] + b * t_base[1] for ld, (a, b) in _LIMB_COEF.items()}
+    inv = set(p.t_invert)
+    limb_inv = {ld: -max(0.25, abs(limb_base[ld])) for ld in inv if ld in LIMB_LEADS}
+    t_limb = _fit_limb(limb_inv, soft=limb_base) if limb_inv else t_base
+    t_prec = _PREC_T.copy()
+    for k, ld in enumerate(PRECORDIAL_LEADS):
+        if ld in inv:
+            t_prec[k] = -max(0.3, abs(t_prec[k]) * 1.2)
+    add(t_start, t_dur, t_limb, t_prec, skew=1.36, power=1.6)
+    # ST deviation vector (I, II, V1..V6)
+    st = np.zeros(8)
+    st[:2] = _fit_limb({ld: v for ld, v in p.st_mv.items() if ld in LIMB_LEADS})
+    for k, ld in enumerate(PRECORDIAL_LEADS):
+        st[2 + k] = p.st_mv.get(ld, 0.0)
+    p_amp = np.concatenate([_vec(0.16, 55), _PREC_P])
+    return comps, st, (t_start, t_dur), p_amp
+
+
+def _pvc_templates(p: TwelveLeadParams, width: float, qt: float):
+    A = p.axis_deg + 150.0
+    main = np.concatenate([_vec(1.4, A), _PREC_PVC])
+    comps = [
+        (0.0, 0.6 * width, main, 1.0, 2.0),
+        (0.45 * width, 0.55 * width, -0.35 * main, 1.0, 2.0),
+        (width + 0.06, qt - width - 0.02, -0.35 * main, 1.36, 1.6),
+    ]
+    return comps
+
+
+def _add_comp(basis: np.ndarray, t0: float, t_first: float, start: float, dur: float,
+              amps: np.ndarray, skew: float, power: float) -> None:
+    i0 = max(0, int(math.floor((t0 + start - t_first) * FS)))
+    i1 = min(basis.shape[1], int(math.ceil((t0 + start + dur - t_first) * FS)) + 1)
+    if i1 <= i0:
+        return
+    tt = t_first + np.arange(i0, i1) / FS
+    b = _bump(tt, t0 + start, dur, 1.0, skew=skew, power=power)
+    basis[:, i0:i1] += amps[:, None] * b[None, :]
+
+
+def generate_12lead(p: TwelveLeadParams) -> TwelveLead:
+    """A 10 s, 12-lead ECG at 500 Hz whose timing and per-lead findings are known exactly."""
+    if p.rhythm not in RHYTHMS_12:
+        raise ValueError(f"unknown rhythm {p.rhythm!r}")
+    if not 20 <= p.heart_rate <= 250:
+        raise ValueError("heart_rate out of range")
+    for ld in list(p.st_mv) + list(p.q_waves) + list(p.t_invert):
+        if ld not in LEADS12:
+            raise ValueError(f"unknown lead {ld!r}")
+    rng = np.random.default_rng(p.seed)
+    duration = 10.0
+    n = int(round(duration * FS))
+    pre, post = 3.0, 2.0
+    t_first = -pre
+    nt = int((pre + duration + post) * FS)
+    t = t_first + np.arange(nt) / FS
+    basis = np.zeros((8, nt))
+    qrs = p.qrs_ms / 1000.0
+    pr = p.pr_ms / 1000.0
+    qt = (p.qt_ms if p.qt_ms else default_qt_ms(p.heart_rate)) / 1000.0
+    if qt <= qrs + 0.1:
+        raise ValueError("qt_ms too short for qrs_ms")
+    comps, st_vec, (t_start, t_dur), p_amp = _beat_templates(p, qt)
+    pvc_w = max(0.15, qrs + 0.04)
+    pvc_qt = max(qt, pvc_w + 0.25)
+    pvc_comps = _pvc_templates(p, pvc_w, pvc_qt)
+    p_dur = max(min(0.10, pr - 0.03), 0.06)
+
+    timing = StripParams(heart_rate=p.heart_rate, rhythm=p.rhythm, seed=p.seed)
+    start = -pre + float(rng.uniform(0.1, 0.6))
+    end = duration + 1.5
+    rrs = _rr_sequence(timing, rng, end - start)
+    if p.rhythm == "af":  # the ventricles cannot fire again before repolarising
+        rrs = [max(rr, qt + 0.06) for rr in rrs]
+    onsets: list[float] = []
+    kinds: list[str] = []
+    tb = start + pr
+    i = 0
+    while tb < end and i < len(rrs):
+        rr = rrs[i]
+        i += 1
+        if p.pvc_every and i % p.pvc_every == 0:
+            onsets.append(tb - 0.38 * rr); kinds.append("pvc")
+        else:
+            onsets.append(tb); kinds.append("normal")
+        tb += rr
+    st_w_x = None
+    for o, kind in zip(onsets, kinds):
+        if kind == "pvc":
+            for c in pvc_comps:
+                _add_comp(basis, o, t_first, *c)
+            continue
+        if p.rhythm != "af":
+            _add_comp(basis, o, t_first, -pr, p_dur, p_amp, 1.0, 2.0)
+        for c in comps:
+            _add_comp(basis, o, t_first, *c)
+        if np.any(st_vec):
+            j = o + qrs
+            st_w_x = [j - 0.35 * qrs, j, j + 0.08, o + qt]
+            w = np.interp(t, st_w_x, [0.0, 1.0, 1.0, 0.0], left=0.0, right=0.0)
+            basis += st_vec[:, None] * w[None, :]
+    if p.rhythm == "af":
+        weights = np.array([0.3, 1.0, 1.3, 0.8, 0.5, 0.3, 0.25, 0.2])
+        for _ in range(3):
+            fq = rng.uniform(4.0, 9.0)
+            basis += weights[:, None] * (rng.uniform(0.015, 0.035)
+                                         * np.sin(2 * np.pi * fq * t + rng.uniform(0, 2 * np.pi)))[None, :]
+    clean_b = basis.copy()
+    if p.wander_mv:
+        for k in range(8):
+            f1 = rng.uniform(0.15, 0.5)
+            basis[k] += p.wander_mv * rng.uniform(0.5, 1.0) * np.sin(2 * np.pi * f1 * t + rng.uniform(0, 2 * np.pi))
+            basis[k] += 0.3 * p.wander_mv * np.sin(2 * np.pi * rng.uniform(0.05, 0.15) * t + rng.uniform(0, 2 * np.pi))
+    if p.noise_mv:
+        basis += rng.normal(0.0, p.noise_mv, size=basis.shape)
+
+    keep = slice(int(round(pre * FS)), int(round(pre * FS)) + n)
+
+    def leads_of(b: np.ndarray) -> dict[str, np.ndarray]:
+        out = limb_from_basis(b[0, keep], b[1, keep])
+        for k, ld in enumerate(PRECORDIAL_LEADS):
+            out[ld] = b[2 + k, keep]
+        return {ld: np.ascontiguousarray(out[ld]) for ld in LEADS12}
+
+    signals = leads_of(basis)
+    clean = leads_of(clean_b)
+
+    # R peak of each beat: the largest |deflection| of lead II within its QRS (shared by all leads)
+    r_times, qrs_on, kinds_in = [], [], []
+    for o, kind in zip(onsets, kinds):
+        w = pvc_w if kind == "pvc" else qrs
+        i0 = int(round((o - t_first) * FS)); i1 = int(round((o + w - t_first) * FS))
+        seg = np.abs(clean_b[1, i0:i1]) + np.abs(clean_b[0, i0:i1])
+        r = t_first + (i0 + int(np.argmax(seg))) / FS
+        if 0.0 <= r < duration:
+            r_times.append(r); qrs_on.append(o); kinds_in.append(kind)
+    rr = np.diff(r_times)
+    rate = float(60.0 / rr.mean()) if len(rr) else 0.0
+
+    # realised per-lead truth, from a single normal beat built alone
+    single = np.zeros((8, int(1.2 * FS)))
+    t0 = 0.3
+    for c in comps:
+        _add_comp(single, t0, 0.0, *c)
+    ts = np.arange(single.shape[1]) / FS
+    if np.any(st_vec):
+        j = t0 + qrs
+        w = np.interp(ts, [j - 0.35 * qrs, j, j + 0.08, t0 + qt], [0.0, 1.0, 1.0, 0.0], left=0.0, right=0.0)
+        single += st_vec[:, None] * w[None, :]
+    beat = limb_from_basis(single[0], single[1])
+    for k, ld in enumerate(PRECORDIAL_LEADS):
+        beat[ld] = single[2 + k]
+    ij60 = int(round((t0 + qrs + 0.06) * FS))
+    iq0, iq1 = int(round(t0 * FS)), int(round((t0 + 0.5 * qrs) * FS))
+    it0, it1 = int(round((t0 + t_start) * FS)), int(round((t0 + t_start + t_dur) * FS))
+    st_truth = {ld: float(beat[ld][ij60]) for ld in LEADS12}
+    q_truth = {ld: float(min(0.0, beat[ld][iq0:iq1].min())) for ld in LEADS12}
+    t_truth = {}
+    for ld in LEADS12:
+        seg = beat[ld][it0:it1] - np.interp(ts[it0:it1], [ts[it0], ts[it1 - 1]],
+                                             [beat[ld][it0], beat[ld][it1 - 1]])
+        t_truth[ld] = float(seg[np.argmax(np.abs(seg))])
+    iqrs0, iqrs1 = int(round(t0 * FS)), int(round((t0 + qrs) * FS))
+    net_i = float(single[0, iqrs0:iqrs1].sum())
+    net_ii = float(single[1, iqrs0:iqrs1].sum())
+    # I = m cos a, II = m cos(a - 60)  ->  m sin a = (2 II - I) / sqrt 3
+    net_axis = math.degrees(math.atan2((2 * net_ii - net_i) / math.sqrt(3), net_i))
+    mean_rr = float(rr.mean()) if len(rr) else 60.0 / p.heart_rate
+    return TwelveLead(
+        params=p,
+        fs=FS,
+        signals=signals,
+        clean=clean,
+        r_times=r_times,
+        qrs_onsets=qrs_on,
+        beat_kinds=kinds_in,
+        heart_rate=rate,
+        pr_ms=None if p.rhythm == "af" else float(p.pr_ms),
+        qrs_ms=float(p.qrs_ms),
+        qt_ms=qt * 1000.0,
+        qtc_bazett_ms=qt * 1000.0 / math.sqrt(mean_rr),
+        axis_deg=float(p.axis_deg),
+        net_axis_deg=net_axis,
+        st_mv=st_truth,
+        q_mv=q_truth,
+        t_mv=t_truth,
+        rhythm=p.rhythm,
+        duration_s=duration,
+    )
+
+
+# --------------------------------------------------------------------------- presets
+
+
+def normal(**kw) -> TwelveLeadParams:
+    """Normal sinus rhythm, normal axis and intervals."""
+    return TwelveLeadParams(**{"heart_rate": 72.0, "axis_deg": 55.0, **kw})
+
+
+def anterior_stemi(**kw) -> TwelveLeadParams:
+    """Acute anterior STEMI: ST elevation V1-V4 (max V2-V3), slight reciprocal depression inferiorly."""
+    st = {"V1": 0.15, "V2": 0.35, "V3": 0.35, "V4": 0.25, "V5": 0.1}
+    st.update(st_vector(-60.0, 0.08))  # small superior ST vector: a little elevation in aVL, depression III
+    return TwelveLeadParams(**{"heart_rate": 88.0, "axis_deg": 40.0, "st_mv": st, **kw})
+
+
+def inferior_stemi(**kw) -> TwelveLeadParams:
+    """Acute inferior STEMI: ST elevation II, III, aVF (III > II), reciprocal depression in aVL and I."""
+    st = st_vector(110.0, 0.25)
+    st.update({"V1": -0.05, "V2": -0.1, "V3": -0.05})
+    return TwelveLeadParams(**{"heart_rate": 68.0, "axis_deg": 70.0, "st_mv": st, **kw})
+
+
+def old_anterior_mi(**kw) -> TwelveLeadParams:
+    """Old anterior MI: pathological Q waves V1-V4, inverted T V2-V4, no acute ST elevation."""
+    q = {"V1": (-0.35, 40.0), "V2": (-0.5, 45.0), "V3": (-0.45, 45.0), "V4": (-0.3, 40.0)}
+    return TwelveLeadParams(**{"heart_rate": 70.0, "axis_deg": 20.0, "q_waves": q,
+                               "t_invert": ("V2", "V3", "V4"), **kw})
+
+
+def old_inferior_mi(**kw) -> TwelveLeadParams:
+    """Old inferior MI: Q waves in II, III, aVF with inverted T waves there."""
+    q = {ld: (v, 45.0) for ld, v in st_vector(100.0, -0.45).items() if ld in ("II", "III", "aVF")}
+    return TwelveLeadParams(**{"heart_rate": 64.0, "axis_deg": 10.0, "q_waves": q,
+                               "t_invert": ("III", "aVF"), **kw})
+
+
+def atrial_fibrillation(**kw) -> TwelveLeadParams:
+    return TwelveLeadParams(**{"heart_rate": 105.0, "rhythm": "af", "axis_deg": 50.0, **kw})

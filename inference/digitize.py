@@ -29,6 +29,7 @@ SEPARATOR_HALF = 3  # columns masked either side of a lead separator
 MAX_INTERP_GAP_PX = 10  # shorter untraced gaps are bridged linearly (about 70 ms)
 MIN_TRACED = 0.6  # a lead with less traced is marked not ok
 STROKE_HALF = 1.5  # px: half the printed line width
+MIN_BLOB_PX = 12  # ink blobs smaller than this are grid dots or noise, not trace
 
 
 def _column_runs(band: np.ndarray) -> list[np.ndarray]:
@@ -50,7 +51,7 @@ def track_row(ink: np.ndarray, y_zero: float, x0: int, x1: int, masked: np.ndarr
     column's run is connected to the previous column's (continuity, used as confidence)."""
     ya = int(max(0, y_zero - up_px))
     yb = int(min(ink.shape[0], y_zero + down_px))
-    band = ink[ya:yb, x0:x1] > INK_THRESHOLD
+    band = ink[ya:yb, x0:x1] > INK_THRESHOLD if ink.dtype != bool else ink[ya:yb, x0:x1].copy()
     band[:, masked] = False
     cols = _column_runs(band)
     zero = y_zero - ya
@@ -98,36 +99,22 @@ def track_row(ink: np.ndarray, y_zero: float, x0: int, x1: int, masked: np.ndarr
 
 
 def column_samples(tops: np.ndarray, bots: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """(x offsets, y) sample points of the stroke: a peak column gives its top, a trough its bottom, a
-    slope its entry and exit ends. NaN columns give NaN points."""
-    n = len(tops)
+    """(x, y) of the stroke in each column. On a slope the stroke's centre line crosses the column's
+    middle at the run's centre (the run's ends are the stroke's thickness, not the signal); at a peak
+    the signal is the run's top, at a trough its bottom (each half a line width inside the ink)."""
     top = tops + STROKE_HALF
     bot = bots - STROKE_HALF
-    thin = top > bot
     mid = (tops + bots) / 2
-    top = np.where(thin, mid, top)
-    bot = np.where(thin, mid, bot)
-    c = np.where(np.isfinite(mid), mid, np.nan)
-    prev_c = np.r_[c[0], c[:-1]]
-    next_c = np.r_[c[1:], c[-1]]
-    prev_c = np.where(np.isfinite(prev_c), prev_c, c)
-    next_c = np.where(np.isfinite(next_c), next_c, c)
-    # y grows downwards: "above" is smaller y
-    peak = (c <= prev_c) & (c <= next_c) & ~thin
-    trough = (c >= prev_c) & (c >= next_c) & ~thin
-    entry = np.where(prev_c < c, top, bot)  # coming from above: we enter at the top
-    exit_ = np.where(next_c < c, top, bot)
-    xs = np.arange(n, dtype=float)
-    # three points per column: left, centre, right
-    y_l = np.where(peak, bot, np.where(trough, top, entry))
-    y_m = np.where(peak, top, np.where(trough, bot, (entry + exit_) / 2))
-    y_r = np.where(peak, bot, np.where(trough, top, exit_))
-    # at a peak the stroke arrives and leaves from the neighbours' levels, not from the run's far end
-    y_l = np.where(peak | trough, np.clip(prev_c, np.minimum(top, bot), np.maximum(top, bot)), y_l)
-    y_r = np.where(peak | trough, np.clip(next_c, np.minimum(top, bot), np.maximum(top, bot)), y_r)
-    px = np.stack([xs - 0.33, xs, xs + 0.33], axis=1).ravel()
-    py = np.stack([y_l, y_m, y_r], axis=1).ravel()
-    return px, py
+    thin = top > bot
+    prev_c = np.r_[mid[0], mid[:-1]]
+    next_c = np.r_[mid[1:], mid[-1]]
+    prev_c = np.where(np.isfinite(prev_c), prev_c, mid)
+    next_c = np.where(np.isfinite(next_c), next_c, mid)
+    # y grows downwards: a peak's centre is above (smaller than) both neighbours'
+    peak = (mid < prev_c) & (mid < next_c) & ~thin
+    trough = (mid > prev_c) & (mid > next_c) & ~thin
+    y = np.where(peak, top, np.where(trough, bot, mid))
+    return np.arange(len(tops), dtype=float), y
 
 
 def _bridge_short_gaps(y: np.ndarray, max_gap: int) -> np.ndarray:
@@ -222,10 +209,23 @@ def rhythm_label(d_leads: dict[str, LeadSignal], rhythm: np.ndarray) -> str | No
     return best
 
 
+def stroke_mask(ink: np.ndarray) -> np.ndarray:
+    """Ink above threshold without the specks: grid dots and JPEG noise are blobs of a few pixels, the
+    trace is one long connected stroke."""
+    import cv2
+
+    on = (ink > INK_THRESHOLD).astype(np.uint8)
+    n, lab, stats, _ = cv2.connectedComponentsWithStats(on, connectivity=8)
+    keep = stats[:, cv2.CC_STAT_AREA] >= MIN_BLOB_PX
+    keep[0] = False
+    return keep[lab]
+
+
 def digitize(page: np.ndarray, grid: Grid | None = None, ink: np.ndarray | None = None) -> Digitized:
     """The 12 leads and the rhythm strip of a level canonical page."""
     ink = ink_map(page) if ink is None else ink
     grid = find_grid(page, ink) if grid is None else grid
+    ink = stroke_mask(ink)
     seg_n = int(round(L.SEGMENT_S * L.FS))
     leads: dict[str, LeadSignal] = {}
     rhythm = None
