@@ -58,7 +58,15 @@ def ink_map(page: np.ndarray) -> np.ndarray:
     bg = cv2.morphologyEx(red, cv2.MORPH_CLOSE, np.ones((9, 9), np.uint8))
     bg = cv2.blur(bg, (15, 15)).astype(np.float32)
     rel = red.astype(np.float32) / np.maximum(bg, 1.0)
-    return np.clip((0.80 - rel) / 0.45, 0.0, 1.0)
+    ink = np.clip((0.80 - rel) / 0.45, 0.0, 1.0)
+    # a photo's strokes are thinner and greyer than a print's (blur, glare): stretch the ink so the
+    # core of the stroke reaches 1 again, judged on the strongest ink of the trace area
+    x0, y0, x1, y1 = L.GRID_BOX
+    core = ink[y0:y1:2, x0:x1:2] if ink.shape[0] > y1 else ink[::2, ::2]
+    top = float(np.percentile(core, 99.7)) if core.size else 1.0
+    if 0.2 < top < 0.9:
+        ink = np.clip(ink / top, 0.0, 1.0)
+    return ink
 
 
 def _longest_run(on: np.ndarray) -> tuple[int, int]:
@@ -76,9 +84,11 @@ def _pulse(ink: np.ndarray, row: int) -> Pulse | None:
     y_ref = L.BASELINE_Y[row]
     y0, y1 = int(y_ref - 1.6 * L.PX_PER_MV), int(y_ref + 0.5 * L.PX_PER_MV)
     x0, x1 = int(L.CAL_X[0] - 25), int(L.CAL_X[1] + 10)
-    sub = ink[max(0, y0):y1, max(0, x0):x1] > 0.35
-    if sub.size == 0:
+    win = ink[max(0, y0):y1, max(0, x0):x1]
+    if win.size == 0:
         return None
+    # relative to the window's own strongest ink: a photo's thin vertical strokes are faint
+    sub = win > max(0.12, 0.4 * float(win.max()))
     colh = sub.sum(axis=0)  # vertical strokes: long runs in a column
     tall = np.where(colh > 0.6 * L.PX_PER_MV)[0]
     if len(tall) < 2:
@@ -105,7 +115,8 @@ def _separators(ink: np.ndarray) -> list[float]:
     found = []
     for xs in L.SEPARATOR_X:
         x0, x1 = int(xs - 12), int(xs + 13)
-        col = (ink[ya:yb, x0:x1] > 0.35).mean(axis=0)
+        win = ink[ya:yb, x0:x1]
+        col = (win > max(0.12, 0.4 * float(win.max()))).mean(axis=0)
         k = int(col.argmax())
         if col[k] > 0.7:
             near = np.where(col > 0.5 * col[k])[0]
