@@ -6,6 +6,8 @@ Measures in one process:
   * cold start: interpreter start -> first `get_classifier()` returned (imports + model build + load);
   * per-image latency of decode + preprocess + ECG check + predict (`classify`), and with the heat map
     (`heatmap_png`), p50/p95 over --n images; `classify` also on 10 photo-like copies of them;
+  * the bot's whole path (`inference.analysis.analyse`: sheet, digitize, measure, classify, heat map) and
+    the reading alone (`read_ecg`, what `ecg-bot digitize` runs), p50 over 10 pages;
   * throughput at batch 1 (sequential classify) and batch 8 (8 pages' crops in one forward pass);
   * a bare ResNet50 forward pass of the same input batch (16 crops) for the ratio;
   * peak RSS of the process (ru_maxrss).
@@ -112,6 +114,23 @@ def main() -> int:
         t = time.perf_counter()
         classify(b)
         photo_lat.append(time.perf_counter() - t)
+    # the bot's path (inference.analysis.analyse: read the sheet, digitize, measure, classify, heat map)
+    # and the reading alone (`ecg-bot digitize`), on the clean pages and on the photo-like copies
+    from inference.analysis import analyse
+    from inference.reading import read_ecg
+
+    bot_lat, bot_photo_lat, read_lat, read_ok = [], [], [], 0
+    for b in imgs[:10]:
+        t = time.perf_counter()
+        analyse(b)
+        bot_lat.append(time.perf_counter() - t)
+        t = time.perf_counter()
+        read_ok += read_ecg(b).ok
+        read_lat.append(time.perf_counter() - t)
+    for b in photos:
+        t = time.perf_counter()
+        analyse(b)
+        bot_photo_lat.append(time.perf_counter() - t)
     # preprocessing alone
     pre = []
     for b in imgs[:10]:
@@ -129,6 +148,11 @@ def main() -> int:
         "preprocess_ms_p50": round(pct(pre, 50), 1),
         "classify_photo_like_ms_p50": round(pct(photo_lat, 50), 1),
         "classify_photo_like_ms_p95": round(pct(photo_lat, 95), 1),
+        "analyse_ms_p50": round(pct(bot_lat, 50), 1),
+        "analyse_ms_p95": round(pct(bot_lat, 95), 1),
+        "analyse_photo_like_ms_p50": round(pct(bot_photo_lat, 50), 1),
+        "read_ecg_ms_p50": round(pct(read_lat, 50), 1),
+        "read_ecg_ok": f"{read_ok}/{len(read_lat)}",
         "bare_resnet50_forward_16_crops_ms_p50": round(pct(fw, 50), 1),
         "ratio_classify_to_bare_forward": round(pct(lat, 50) / pct(fw, 50), 2),
         "throughput_batch1_img_per_s": round(len(lat) / sum(lat), 2),

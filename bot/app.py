@@ -28,6 +28,7 @@ from bot.update_processor import PerChatUpdateProcessor
 from handlers import register_handlers, texts
 from handlers.practice import install as install_practice, restore_reminders
 from handlers.sessions import restore_sessions
+from inference.digitized_store import DigitizedStore
 from inference.history import AnalysisHistory
 from inference.queue import AnalysisQueue
 
@@ -38,8 +39,9 @@ ANALYSIS_WORKERS = 1  # TensorFlow already uses every core for one image; more w
 
 
 def analyse_image(data: bytes):
-    """Diagnosis and, for an ECG, its heat map (`inference.analysis.analyse`: one preprocessing, one
-    backbone pass). Runs in the analysis pool's thread; TensorFlow loads on first use, not at start."""
+    """`inference.analysis.analyse`: the reading (rectified sheet, signals, measurements), then the
+    diagnosis and its heat map from one backbone pass -> `Analysis`. Runs in the analysis pool's thread;
+    TensorFlow loads on first use, not at start."""
     from inference.analysis import analyse
 
     return analyse(data)
@@ -130,6 +132,8 @@ class BotRuntime:
         )
         history = AnalysisHistory(db)
         await history.ensure_indexes()
+        digitized = DigitizedStore(db)
+        await digitized.ensure_indexes()
         self.services = Services(
             settings=self.settings,
             accounts=accounts,
@@ -137,6 +141,7 @@ class BotRuntime:
             db=db,
             analysis=AnalysisQueue(workers=ANALYSIS_WORKERS),
             history=history,
+            digitized=digitized,
             analyse=analyse_image,
         )
         await install_practice(self.services)

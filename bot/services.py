@@ -23,7 +23,8 @@ class Services:
     db: Any
     analysis: Any = None  # inference.queue.AnalysisQueue: the bounded pool the model runs in
     history: Any = None  # inference.history.AnalysisHistory
-    analyse: "Callable[[bytes], tuple[Any, bytes | None]] | None" = None  # image -> (Result, heat map PNG)
+    digitized: Any = None  # inference.digitized_store.DigitizedStore: signals kept 24 h for the export button
+    analyse: "Callable[[bytes], Any] | None" = None  # image -> inference.analysis.Analysis
     practice: Any = None  # content.store.PracticeStore
     cases: Any = None  # content.store.CaseStore
     reminders: Any = None  # content.store.ReminderStore

@@ -56,6 +56,7 @@ def register_handlers(application: Application) -> None:
             CallbackQueryHandler(instructor.my_cases_button, pattern=f"^{instructor.REMOVE_CALLBACK}"),
             MessageHandler(filters.PHOTO, diagnosis.receive_photo),
             MessageHandler(filters.Document.ALL, diagnosis.receive_document),
+            CallbackQueryHandler(diagnosis.export_button, pattern=f"^{diagnosis.EXPORT_CALLBACK}"),
             CallbackQueryHandler(diagnosis.preview_button, pattern=f"^{diagnosis.CALLBACK}"),
             CommandHandler("cancel", common.nothing_to_cancel),
             MessageHandler(filters.COMMAND, common.unknown_command),

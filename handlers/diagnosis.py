@@ -1,8 +1,11 @@
-"""ECG upload → preview with Confirm / Cancel → progress → diagnosis with heat map; /history.
+"""ECG upload → preview with Confirm / Cancel → progress → diagnosis with heat map and what was
+measured → the digitized ECG (PNG + CSV) on demand; /history.
 
 Nothing of the image is kept but Telegram's file id while a preview waits, and the image's hash in
-the history once analysed. The model runs in `services.analysis` (a bounded queue off the event
-loop), so one user's analysis never delays another user's replies.
+the history once analysed. The digitized signals (not the image) are kept 24 hours for the export
+button, for their owner only (`inference.digitized_store`). The reading and the model run in
+`services.analysis` (a bounded queue off the event loop), so one user's analysis never delays
+another user's replies.
 """
 
 from __future__ import annotations
@@ -11,6 +14,7 @@ import asyncio
 import contextlib
 import html
 import logging
+import math
 import secrets
 from datetime import timedelta
 from pathlib import PurePath
@@ -33,6 +37,7 @@ log = logging.getLogger(__name__)
 PENDING = "pending_ecg"  # user_data key: the image waiting for Confirm / Cancel
 PHOTO_TIP_SHOWN = "photo_tip_shown"
 CALLBACK = "ecg:"  # ecg:confirm:<id> / ecg:cancel:<id>
+EXPORT_CALLBACK = "ecg:export:"  # ecg:export:<analysis id>: the digitized ECG as PNG + CSV
 PREVIEW_TTL = timedelta(minutes=10)
 MAX_DOWNLOAD_BYTES = 20 * 1024 * 1024  # Bot API getFile limit
 SMALL_PHOTO_PX = 1000  # longest side below which a photo is probably too small to read
@@ -170,9 +175,10 @@ async def _confirmed(update: Update, context: ContextTypes.DEFAULT_TYPE, session
     outcome = await _analyse_with_progress(update, context, data, progress)
     if outcome is None:
         return
-    result, heatmap = outcome
+    result, heatmap = outcome.result, outcome.heatmap
+    export_id = await _keep_digitized(context, session, outcome)
     await _edit(progress, texts.PROGRESS_DONE)
-    await _send_result(update, context, session, result, heatmap)
+    await _send_result(update, context, session, result, heatmap, export_id)
     if result.is_ecg and result.uncertain and pending["kind"] == "photo":
         await reply(update, texts.PHOTO_TIP)  # an unclear photo: a file is the usual cure
     await get_services(context).history.add(
@@ -189,6 +195,22 @@ async def _confirmed(update: Update, context: ContextTypes.DEFAULT_TYPE, session
     )
 
 
+async def _keep_digitized(context: ContextTypes.DEFAULT_TYPE, session: Session, outcome) -> str | None:
+    """Store the digitized signals for the export button; its analysis id, or None (nothing to offer)."""
+    services = get_services(context)
+    digitized = getattr(outcome, "digitized", None)
+    if digitized is None or services.digitized is None or not outcome.result.is_ecg:
+        return None
+    from inference.export import to_npz_bytes
+
+    try:
+        return await services.digitized.add(session.user_id, to_npz_bytes(digitized), outcome.result.measurements,
+                                            services.clock.now())
+    except Exception:  # the diagnosis still goes out; only the export button is missing
+        log.exception("could not keep the digitized ECG")
+        return None
+
+
 async def _download(context: ContextTypes.DEFAULT_TYPE, file_id: str, progress: Message) -> bytes | None:
     try:
         telegram_file = await context.bot.get_file(file_id)
@@ -201,7 +223,7 @@ async def _download(context: ContextTypes.DEFAULT_TYPE, file_id: str, progress: 
 
 async def _analyse_with_progress(update: Update, context: ContextTypes.DEFAULT_TYPE, data: bytes, progress: Message):
     """Queue the analysis, show the place in the queue, then "analysing" with a chat action kept
-    alive until the result is in. Returns (result, heat map PNG or None), or None after telling
+    alive until the result is in. Returns the `inference.analysis.Analysis`, or None after telling
     the user what went wrong."""
     services = get_services(context)
     loop = asyncio.get_running_loop()
@@ -260,14 +282,68 @@ def probability_chart(probabilities: dict[str, float], display_names: dict[str, 
     return html.escape("\n".join(lines))
 
 
-async def _send_result(update, context, session: Session, result, heatmap: bytes | None) -> None:
+def refusal_text(code: str | None, detail: str | None) -> str:
+    """Why the picture was not read and how to retake it, from the reading's reason code."""
+    why, tips = texts.REFUSALS.get(code or "", texts.REFUSAL_FALLBACK)
+    why = why.format(detail=html.escape(detail or "the picture could not be read"))
+    if code == "not_ecg" and detail:
+        why = f"{why[:-1]} ({html.escape(detail)})."
+    return texts.NOT_AN_ECG_DETAILS.format(reason=why, tips=tips)
+
+
+def _finite(value) -> float | None:
+    return float(value) if isinstance(value, (int, float)) and math.isfinite(value) else None
+
+
+def measured_block(measurements: dict | None, findings: list[dict]) -> str:
+    """The "What I measured" lines: only what was measured, nothing filled in."""
+    if not measurements:
+        return ""
+    g = measurements
+    lines = [texts.MEASURED_HEADER]
+    bpm = _finite(g.get("heart_rate_bpm"))
+    rhythm = None
+    if g.get("irregularly_irregular"):
+        rhythm = texts.MEASURED_RHYTHM["irregularly_irregular"]
+    elif g.get("rhythm_regular") is True:
+        rhythm = texts.MEASURED_RHYTHM["regular"]
+    elif g.get("rhythm_regular") is False:
+        rhythm = texts.MEASURED_RHYTHM["irregular"]
+    if bpm is not None:
+        lines.append(texts.MEASURED_RATE_RHYTHM.format(bpm=bpm, rhythm=rhythm) if rhythm
+                     else texts.MEASURED_RATE.format(bpm=bpm))
+    elif rhythm:
+        lines.append(texts.MEASURED_RHYTHM_ONLY.format(rhythm=rhythm))
+    intervals = [texts.MEASURED_INTERVAL.format(name=name, ms=v)
+                 for key, name in (("pr_ms", "PR"), ("qrs_ms", "QRS")) if (v := _finite(g.get(key))) is not None]
+    qt, qtc = _finite(g.get("qt_ms")), _finite(g.get("qtc_bazett_ms"))
+    if qt is not None:
+        intervals.append(texts.MEASURED_QT.format(qt=qt, qtc=qtc) if qtc is not None else texts.MEASURED_QT_ONLY.format(qt=qt))
+    if intervals:
+        lines.append(" · ".join(intervals))
+    if (axis := _finite(g.get("axis_deg"))) is not None:
+        lines.append(texts.MEASURED_AXIS.format(axis=axis))
+    for f in findings or []:
+        territory = texts.MEASURED_TERRITORIES.get(f["territory"], f["territory"])
+        leads = ", ".join(f["leads"])
+        if f["kind"] == "pathological_q":
+            lines.append(texts.MEASURED_Q.format(territory=territory, leads=leads))
+        elif f["kind"] in texts.MEASURED_KINDS:
+            lines.append(texts.MEASURED_FINDING.format(kind=texts.MEASURED_KINDS[f["kind"]], territory=territory,
+                                                       leads=leads, mm=f["max_mm"]))
+    if len(lines) == 1:
+        lines.append(texts.MEASURED_NOTHING)
+    return "\n".join(lines)
+
+
+async def _send_result(update, context, session: Session, result, heatmap: bytes | None,
+                       export_id: str | None = None) -> None:
     from inference import DISPLAY_NAMES
 
     chat = update.effective_chat
     if not result.is_ecg:
         await chat.send_message(
-            f"<b>{texts.NOT_AN_ECG}</b>\n\n{texts.NOT_AN_ECG_DETAILS.format(reason=html.escape(result.reason or ''))}"
-            f"\n\n{texts.DISCLAIMER}"
+            f"<b>{texts.NOT_AN_ECG}</b>\n\n{refusal_text(result.reason_code, result.reason)}\n\n{texts.DISCLAIMER}"
         )
         return
     chart = probability_chart(result.probabilities, DISPLAY_NAMES)
@@ -278,14 +354,54 @@ async def _send_result(update, context, session: Session, result, heatmap: bytes
         )
     else:
         text = texts.RESULT.format(name=result.display_name, confidence=result.confidence, chart=chart)
-    markup = None
+    measured = measured_block(getattr(result, "measurements", None), getattr(result, "findings", []))
+    if measured:
+        text = f"{text}\n\n{measured}"
+    rows = []
     lesson = _lesson_for(context, result.label)
     if session.role == Role.STUDENT and lesson:
-        markup = InlineKeyboardMarkup([[InlineKeyboardButton(texts.EXPLAIN_BUTTON, callback_data=EXPLAIN_CALLBACK + lesson)]])
+        rows.append([InlineKeyboardButton(texts.EXPLAIN_BUTTON, callback_data=EXPLAIN_CALLBACK + lesson)])
+    if export_id:
+        rows.append([InlineKeyboardButton(texts.EXPORT_BUTTON, callback_data=EXPORT_CALLBACK + export_id)])
+    markup = InlineKeyboardMarkup(rows) if rows else None
     await chat.send_message(f"{text}\n\n{texts.DISCLAIMER}", reply_markup=markup)
     if heatmap:
         await chat.send_action(ChatAction.UPLOAD_PHOTO)
         await chat.send_photo(heatmap, caption=texts.HEATMAP_CAPTION.format(name=result.display_name))
+
+
+# --- the digitized ECG (PNG + CSV) ----------------------------------------------------------------
+def _export_files(npz: bytes, measurements: dict | None) -> tuple[bytes, bytes, str | None]:
+    from inference.export import from_npz_bytes, plot_png, to_csv
+
+    d = from_npz_bytes(npz)
+    return plot_png(d, measurements), to_csv(d).encode(), d.rhythm_lead
+
+
+async def export_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """`ecg:export:<id>`: the owner gets the re-plotted 12-lead as a photo and the CSV as a document;
+    anyone else, or a stale id, gets a toast."""
+    query = update.callback_query
+    analysis_id = query.data[len(EXPORT_CALLBACK):]
+    session = await current_session(update, context)
+    if session is None:
+        await query.answer()
+        return
+    services = get_services(context)
+    stored = None
+    if services.digitized is not None and analysis_id:
+        stored = await services.digitized.get(analysis_id, session.user_id, services.clock.now())
+    if stored is None:
+        await query.answer(texts.EXPORT_GONE)
+        return
+    await query.answer()
+    chat = update.effective_chat
+    await chat.send_action(ChatAction.UPLOAD_PHOTO)
+    png, csv, rhythm_lead = await asyncio.to_thread(_export_files, stored.npz, stored.measurements)
+    await chat.send_photo(png, caption=texts.EXPORT_CAPTION)
+    lead = texts.EXPORT_RHYTHM_LEAD.format(lead=html.escape(rhythm_lead)) if rhythm_lead else ""
+    await chat.send_document(csv, filename=f"ecg-{analysis_id}.csv",
+                             caption=texts.EXPORT_CSV_CAPTION.format(rhythm_lead=lead))
 
 
 def _lesson_for(context: ContextTypes.DEFAULT_TYPE, label: str | None) -> str | None:

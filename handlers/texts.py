@@ -209,14 +209,69 @@ RESULT_UNCERTAIN = (
     "<b>{first}</b> ({p1:.0%}) and <b>{second}</b> ({p2:.0%}).\n\n<pre>{chart}</pre>"
 )
 NOT_AN_ECG = "Medical diagnosis not available for the ECG image"  # SPEC
-NOT_AN_ECG_DETAILS = (
-    "Why: {reason}\n\nTips: send a 12-lead ECG printout — the whole page, flat, in good light, "
-    "without glare; as a file (📎 → File) if you can."
-)
+NOT_AN_ECG_DETAILS = "Why: {reason}\n\nTips: {tips}"
 DISCLAIMER = (
     "<i>Educational aid trained on one hospital's printouts; not a medical device. Confirm with a "
     "qualified clinician.</i>"
 )
+# Why a picture was not read (the reason codes of inference.reading) and how to retake it.
+RETAKE_PHOTO = (
+    "Lay the printout flat, get the whole sheet in the frame with a little margin, in good even light "
+    "without glare or shadows, and hold the phone still, straight above the page."
+)
+RETAKE_FILE = "Send a JPEG or PNG image (8-bit colour or grey, not animated), ideally as a file (📎 → File)."
+REFUSALS: dict[str, tuple[str, str]] = {
+    "not_image": ("this file is not a JPEG or PNG image I can open, or it is damaged.", RETAKE_FILE),
+    "too_large": ("the picture is too large (over 12 000 px a side or 50 megapixels).",
+                  "Send a normal phone photo or a scan at up to 300 dpi. " + RETAKE_FILE),
+    "too_small": ("the picture is too small to read the tracing (the shorter side needs 400 px).",
+                  "Send the full-size photo or scan, as a file (📎 → File) so it is not shrunk. " + RETAKE_PHOTO),
+    "bad_aspect": ("the picture is not the shape of a page (far too long and narrow).",
+                   "Photograph or scan the whole ECG sheet, not a strip or a screenshot of part of it."),
+    "animated": ("this is an animated image.", RETAKE_FILE),
+    "deep_image": ("this is a 16-bit or floating-point image.", "Save it as an ordinary 8-bit JPEG or PNG. " + RETAKE_FILE),
+    "no_sheet": ("I can't find the ECG sheet in the picture.", RETAKE_PHOTO),
+    "cut_off": ("part of the ECG sheet is outside the picture.",
+                "Step back a little so all four edges of the sheet are in the frame. " + RETAKE_PHOTO),
+    "sheet_too_small": ("the ECG sheet fills too little of the picture to read the tracing.",
+                        "Come closer so the sheet fills most of the frame (all edges still visible). " + RETAKE_PHOTO),
+    "too_dark": ("the picture is too dark to read the tracing.",
+                 "Take it in brighter, even light (daylight or a ceiling light, no flash glare). " + RETAKE_PHOTO),
+    "blurred": ("the picture is blurred, so the tracing can't be followed.",
+                "Hold the phone still and let it focus (tap the page on the screen) before you take it. " + RETAKE_PHOTO),
+    "not_ecg": ("this doesn't look like a 12-lead ECG printout.",
+                "Send a standard 12-lead ECG printout (3 x 4 leads and a rhythm strip on pink grid paper). "
+                + RETAKE_PHOTO),
+    "untraceable": ("I found the ECG sheet, but too few of its 12 leads could be traced.",
+                    "Avoid glare, shadows and folds across the tracing. " + RETAKE_PHOTO),
+}
+REFUSAL_FALLBACK = ("{detail}.", RETAKE_PHOTO)  # a code without its own text: the technical detail
+
+# --- What the digitizer measured (shown under the diagnosis) ----------------------------------
+MEASURED_HEADER = "<b>What I measured</b> (read off the tracing by software — check it on the paper)"
+MEASURED_RATE = "Heart rate: {bpm:.0f} bpm"
+MEASURED_RHYTHM = {"regular": "regular", "irregular": "irregular", "irregularly_irregular": "irregularly irregular"}
+MEASURED_RATE_RHYTHM = "Heart rate: {bpm:.0f} bpm, {rhythm}"
+MEASURED_RHYTHM_ONLY = "Rhythm: {rhythm}"
+MEASURED_INTERVAL = "{name}: {ms:.0f} ms"
+MEASURED_QT = "QT/QTc: {qt:.0f}/{qtc:.0f} ms (Bazett)"
+MEASURED_QT_ONLY = "QT: {qt:.0f} ms"
+MEASURED_AXIS = "Axis: {axis:+.0f}°"
+MEASURED_FINDING = "{kind} ≥ 1 mm, {territory} ({leads}): up to {mm:.1f} mm"
+MEASURED_Q = "Pathological Q waves, {territory} ({leads})"
+MEASURED_KINDS = {"st_elevation": "ST elevation", "st_depression": "ST depression"}
+MEASURED_TERRITORIES = {"inferior": "inferior", "anterior": "anterior", "lateral": "lateral", "other": "other leads"}
+MEASURED_NOTHING = "I couldn't measure rate or intervals reliably on this tracing."
+
+EXPORT_BUTTON = "📈 Digitized ECG (PNG + CSV)"
+EXPORT_GONE = "This digitized ECG is no longer available (kept 24 hours). Send the ECG again."
+EXPORT_CAPTION = "The 12-lead as I read it, re-plotted at 25 mm/s and 10 mm/mV. Compare it with your printout."
+EXPORT_CSV_CAPTION = (
+    "The signals in mV at 500 Hz (t_s = time on the 10 s page; each lead only in its own 2.5 s window, "
+    "empty where it wasn't traced; rhythm = the 10 s strip{rhythm_lead})."
+)
+EXPORT_RHYTHM_LEAD = ", lead {lead}"
+
 HEATMAP_CAPTION = "Heat map: the areas of the tracing that weighed most in the result ({name})."
 EXPLAIN_BUTTON = "Explain this diagnosis"
 HISTORY_EMPTY = "You have no analyses yet. Send an ECG photo to start."

@@ -24,13 +24,16 @@ UNCERTAIN_MARGIN = 0.20
 @dataclass
 class Result:
     is_ecg: bool
-    reason: str | None = None  # why the image was refused (None when it was classified)
+    reason: str | None = None  # why the image was refused, technical English (None when it was classified)
     label: str | None = None  # one of LABELS, None when refused
     display_name: str | None = None
     confidence: float | None = None  # probability of `label`
     uncertain: bool = False  # True: show top_two rather than a single answer
     probabilities: dict[str, float] = field(default_factory=dict)
     top_two: list[tuple[str, float]] = field(default_factory=list)
+    reason_code: str | None = None  # the refusal as a code (inference.reading), handlers/texts.py words it
+    measurements: dict | None = None  # inference.measure.Measurements.to_dict() of the reading, if read
+    findings: list[dict] = field(default_factory=list)  # inference.measure.findings(), as dicts
 
     def to_dict(self) -> dict:
         d = asdict(self)
@@ -38,8 +41,8 @@ class Result:
         return d
 
 
-def refused(reason: str) -> Result:
-    return Result(is_ecg=False, reason=reason)
+def refused(reason: str, code: str | None = None) -> Result:
+    return Result(is_ecg=False, reason=reason, reason_code=code)
 
 
 class Classifier:
@@ -111,7 +114,7 @@ class Classifier:
         try:
             prep = P.prepare(image_bytes)
         except P.NotAnImage:
-            return refused("the file is not a readable image")
+            return refused("the file is not a readable image", "not_image")
         return self.classify_prepared(prep, check=check)
 
     def heatmap_png(self, image_bytes: bytes, max_width: int = 1000) -> bytes:
@@ -125,7 +128,7 @@ def refusal_for(prep: P.Prepared) -> Result | None:
     """A refusal when the page is not a 12-lead ECG printout (the rule-based check), else None."""
     area = prep.area if prep.area is not None else P.trace_area(prep.page, prep.box)
     ok = ecg_check.check(prep.page, area)
-    return None if ok.is_ecg else refused(ok.reason)
+    return None if ok.is_ecg else refused(ok.reason, "not_ecg")
 
 
 def result_from_probs(probs: np.ndarray) -> Result:

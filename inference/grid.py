@@ -21,6 +21,8 @@ import numpy as np
 
 from inference import layout as L
 
+LOCAL_FLOOR = 0.3  # ink level below which a region's ink is not stretched (see ink_map)
+
 
 @dataclass(frozen=True)
 class Pulse:
@@ -59,13 +61,12 @@ def ink_map(page: np.ndarray) -> np.ndarray:
     bg = cv2.blur(bg, (15, 15)).astype(np.float32)
     rel = red.astype(np.float32) / np.maximum(bg, 1.0)
     ink = np.clip((0.80 - rel) / 0.45, 0.0, 1.0)
-    # a photo's strokes are thinner and greyer than a print's (blur, glare): stretch the ink so the
-    # core of the stroke reaches 1 again, judged on the strongest ink of the trace area
-    x0, y0, x1, y1 = L.GRID_BOX
-    core = ink[y0:y1:2, x0:x1:2] if ink.shape[0] > y1 else ink[::2, ::2]
-    top = float(np.percentile(core, 99.7)) if core.size else 1.0
-    if 0.2 < top < 0.9:
-        ink = np.clip(ink / top, 0.0, 1.0)
+    # a photo's strokes are thinner and greyer than a print's, and fainter still under a lamp's glare:
+    # scale the ink by the strongest ink around it (about 1 cm), so a faint stroke reaches 1 again;
+    # the floor keeps empty paper's noise low (its specks are dropped later as too small to be trace)
+    near = cv2.dilate(ink, np.ones((61, 61), np.uint8))
+    near = cv2.blur(near, (31, 31))
+    ink = np.clip(ink / np.clip(near, LOCAL_FLOOR, 1.0), 0.0, 1.0)
     return ink
 
 

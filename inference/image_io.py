@@ -34,7 +34,9 @@ def load_image(data: bytes | str) -> np.ndarray:
     """Decode JPEG/PNG bytes (or a path) to an upright uint8 RGB array; raise ImageRejected."""
     try:
         img = Image.open(io.BytesIO(data) if isinstance(data, (bytes, bytearray)) else data, formats=FORMATS)
-    except (UnidentifiedImageError, Image.DecompressionBombError) as exc:
+    except Image.DecompressionBombError as exc:  # Pillow's guard fires in open() past twice the limit
+        raise ImageRejected("too_large", f"larger than {MAX_PIXELS // 1_000_000} MP ({exc})") from exc
+    except UnidentifiedImageError as exc:
         raise ImageRejected("not_image", f"not a JPEG or PNG image ({exc.__class__.__name__})") from exc
     except OSError as exc:
         raise ImageRejected("not_image", f"cannot open the file ({exc})") from exc

@@ -1,4 +1,5 @@
-"""`inference.analysis.analyse` (what the bot runs) agrees with `classify` + `heatmap_png`."""
+"""`inference.analysis.analyse` (what the bot runs) agrees with `classify` + `heatmap_png` on flat pages,
+and adds the reading (signals, measurements); refusals carry the reading's reason code."""
 
 from __future__ import annotations
 
@@ -19,7 +20,9 @@ def test_same_probabilities_as_classify_and_a_heatmap():
     for path in sorted(SHARED.rglob("*.jpg"))[::150]:
         data = path.read_bytes()
         expected = inference.classify(data)
-        result, heatmap = analyse(data)
+        a = analyse(data)
+        result, heatmap = a.result, a.heatmap
+        assert a.digitized is not None and result.measurements and result.measurements["heart_rate_bpm"] > 0
         assert result.label == expected.label and result.uncertain == expected.uncertain
         for key, p in expected.probabilities.items():
             assert result.probabilities[key] == pytest.approx(p, abs=1e-5)
@@ -29,9 +32,12 @@ def test_same_probabilities_as_classify_and_a_heatmap():
 
 
 def test_not_an_image_and_not_an_ecg_are_refused_without_a_heatmap():
-    result, heatmap = analyse(b"certainly not an image")
-    assert not result.is_ecg and result.reason and heatmap is None
+    a = analyse(b"certainly not an image")
+    result, heatmap = a.result, a.heatmap
+    assert not result.is_ecg and result.reason and result.reason_code == "not_image" and heatmap is None
+    assert a.digitized is None and result.measurements is None and result.label is None
     buffer = io.BytesIO()
     Image.new("RGB", (1200, 900), (30, 120, 200)).save(buffer, "JPEG")
-    result, heatmap = analyse(buffer.getvalue())
-    assert not result.is_ecg and result.label is None and heatmap is None
+    a = analyse(buffer.getvalue())
+    result, heatmap = a.result, a.heatmap
+    assert not result.is_ecg and result.label is None and heatmap is None and result.reason_code

@@ -89,7 +89,7 @@ async def test_real_ecg_file_gets_a_diagnosis_with_progress_heatmap_and_lesson_b
     for name in inference.DISPLAY_NAMES.values():
         assert name in result.text
     assert "not a medical device" in result.text
-    assert result.button_texts == [texts.EXPLAIN_BUTTON]  # a medical student
+    assert result.button_texts == [texts.EXPLAIN_BUTTON, texts.EXPORT_BUTTON]  # a medical student
     assert heatmap.photo_bytes[:3] == b"\xff\xd8\xff"
     await ann.press(texts.EXPLAIN_BUTTON, result.message_id)
     lesson = get_lesson(LESSON_FOR_LABEL[expected.label])
@@ -110,7 +110,7 @@ async def test_professionals_get_no_lesson_button(harness):
     doc = harness.user(2002, "Doc")
     await harness.signed_up(doc, role="Healthcare professional", username="doc", email="doc@example.com")
     _, result, _ = await analyse(doc, data, as_photo=True)
-    assert result.reply_markup is None
+    assert result.button_texts == [texts.EXPORT_BUTTON]  # the export, but no lesson
 
 
 @pytest.mark.parametrize("make", [landscape, text_page], ids=["landscape", "text-page"])

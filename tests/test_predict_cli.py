@@ -38,10 +38,10 @@ def test_json_lines_and_errors(files, capsys, tmp_path):
     rows = [json.loads(line) for line in lines]
     assert [r["file"] for r in rows] == [str(ecg), str(blank), str(bad), str(missing)]
     e = rows[0]
-    assert set(e) == {"file", "is_ecg", "label", "confidence", "uncertain", "probabilities", "reason"}
+    assert set(e) == {"file", "is_ecg", "label", "confidence", "uncertain", "probabilities", "reason", "reason_code"}
     assert e["is_ecg"] is True and e["label"] in LABELS and e["reason"] is None
     assert abs(sum(e["probabilities"].values()) - 1) < 1e-4
-    assert rows[1]["is_ecg"] is False and rows[1]["label"] is None and rows[1]["reason"]
+    assert rows[1]["is_ecg"] is False and rows[1]["label"] is None and rows[1]["reason"] and rows[1]["reason_code"]
     assert "error" in rows[2] and "error" in rows[3]
     assert (tmp_path / "heat" / "ecg_heatmap.png").exists()
     assert not (tmp_path / "heat" / "blank_heatmap.png").exists()

@@ -204,9 +204,9 @@ def real_pages(limit: int | None, classify: bool, log) -> dict:
 
 
 def negatives(log) -> dict:
-    from training.negatives import all_negatives
+    from training.negatives import generated_images, library_images
 
-    items = all_negatives()
+    items = library_images() + generated_images()
     refused = []
     for name, img in items:
         reading = read_ecg(np.ascontiguousarray(img))
