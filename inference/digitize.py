@@ -17,7 +17,7 @@ from __future__ import annotations
 import numpy as np
 
 from inference import layout as L
-from inference.grid import Grid, find_grid, ink_map
+from inference.grid import Grid, find_grid, ink_map, stroke_mask
 from inference.signals import Digitized, LeadSignal
 
 INK_THRESHOLD = 0.30
@@ -29,7 +29,9 @@ SEPARATOR_HALF = 3  # columns masked either side of a lead separator
 MAX_INTERP_GAP_PX = 10  # shorter untraced gaps are bridged linearly (about 70 ms)
 MIN_TRACED = 0.6  # a lead with less traced is marked not ok
 STROKE_HALF = 1.5  # px: half the printed line width
-MIN_BLOB_PX = 12  # ink blobs smaller than this are grid dots or noise, not trace
+STEEP_RUN_PX = 8  # a column run longer than this is a steep slope (see steep_samples)
+SEGMENT_REACH = 8  # px either side searched for a steep stroke's horizontal segment
+MAX_SEGMENT_PX = 7  # a horizontal segment wider than this is not a steep stroke's cross-section
 
 
 def _column_runs(band: np.ndarray) -> list[np.ndarray]:
@@ -99,22 +101,57 @@ def track_row(ink: np.ndarray, y_zero: float, x0: int, x1: int, masked: np.ndarr
 
 
 def column_samples(tops: np.ndarray, bots: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """(x, y) of the stroke in each column. On a slope the stroke's centre line crosses the column's
-    middle at the run's centre (the run's ends are the stroke's thickness, not the signal); at a peak
-    the signal is the run's top, at a trough its bottom (each half a line width inside the ink)."""
+    """(x, y) of the stroke in each column. Where the run is no taller than the stroke, its centre.
+    Where it is taller (the signal moved within the column), the stroke's upper edge at a peak of
+    that edge (a local minimum of the run tops: an R wave's tip, even when the up- and down-strokes
+    overlap in several columns), its lower edge at a trough, and otherwise the centre (slopes get
+    their times from `steep_samples`)."""
     top = tops + STROKE_HALF
     bot = bots - STROKE_HALF
     mid = (tops + bots) / 2
-    thin = top > bot
-    prev_c = np.r_[mid[0], mid[:-1]]
-    next_c = np.r_[mid[1:], mid[-1]]
-    prev_c = np.where(np.isfinite(prev_c), prev_c, mid)
-    next_c = np.where(np.isfinite(next_c), next_c, mid)
-    # y grows downwards: a peak's centre is above (smaller than) both neighbours'
-    peak = (mid < prev_c) & (mid < next_c) & ~thin
-    trough = (mid > prev_c) & (mid > next_c) & ~thin
+    thin = top >= bot
+    inf = np.inf
+
+    def nb(a, k, fill):
+        a = np.where(np.isfinite(a), a, fill)
+        return np.r_[np.full(k, fill), a[:-k]], np.r_[a[k:], np.full(k, fill)]
+
+    t1, t2 = nb(tops, 1, inf)
+    b1, b2 = nb(bots, 1, -inf)
+    peak = ~thin & (tops <= t1) & (tops <= t2)
+    trough = ~thin & (bots >= b1) & (bots >= b2) & ~peak
     y = np.where(peak, top, np.where(trough, bot, mid))
     return np.arange(len(tops), dtype=float), y
+
+
+def steep_samples(mask: np.ndarray, tops: np.ndarray, bots: np.ndarray, x0: int) -> tuple[np.ndarray, np.ndarray]:
+    """Extra (x, y) points where the stroke is steep (a QRS slope): there a column's run spans the
+    stroke's whole rise, so the column gives the wrong time; each pixel row of the run gives the right
+    one instead, as the centre of the short horizontal ink segment it belongs to."""
+    steep = np.where(np.isfinite(tops) & (bots - tops > STEEP_RUN_PX))[0]
+    if len(steep) == 0:
+        return np.zeros(0), np.zeros(0)
+    xs_all, ys_all = [], []
+    w = mask.shape[1]
+    for i in steep:
+        xa, xb = max(0, x0 + i - SEGMENT_REACH), min(w, x0 + i + SEGMENT_REACH + 1)
+        ya, yb = int(tops[i]), int(bots[i]) + 1
+        win = mask[ya:yb, xa:xb]
+        c = x0 + i - xa
+        if not win[:, c].any():
+            continue
+        # per pixel row: the horizontal ink run through column c, its ends found by scanning out
+        left = np.where(~win[:, :c + 1][:, ::-1], np.arange(c + 1)[None, :], c + 1).min(axis=1)
+        right = np.where(~win[:, c:], np.arange(win.shape[1] - c)[None, :], win.shape[1] - c).min(axis=1)
+        on = win[:, c] & (left + right - 1 <= MAX_SEGMENT_PX)
+        centre = c + (right - left) / 2.0
+        xs_all.append(xa + centre[on] - x0)
+        ys_all.append(np.arange(ya, yb)[on].astype(float))
+    if not xs_all:
+        return np.zeros(0), np.zeros(0)
+    xs, ys = np.concatenate(xs_all), np.concatenate(ys_all)
+    key = np.unique(np.round(np.c_[xs * 4, ys]).astype(np.int64), axis=0, return_index=True)[1]
+    return xs[key], ys[key]
 
 
 def _bridge_short_gaps(y: np.ndarray, max_gap: int) -> np.ndarray:
@@ -170,15 +207,26 @@ def _row_signal(ink: np.ndarray, grid: Grid, row: int) -> tuple[np.ndarray, np.n
     pitch = L.ROW_PITCH * grid.px_per_mv / L.PX_PER_MV
     tops, bots, conn = track_row(ink, grid.baselines_y[row], x0, x1, masked, up_px=0.85 * pitch, down_px=0.75 * pitch)
     px, py = column_samples(tops, bots)
+    sx, sy = steep_samples(ink, tops, bots, x0)
+    if len(sx):
+        steep = np.isin(np.arange(len(px)), np.where(bots - tops > STEEP_RUN_PX)[0])
+        mid = (tops + bots) / 2
+        extreme = np.abs(py - mid) > 0.5  # a tip or a trough, kept: the slope points don't reach it
+        keep = ~steep | extreme
+        px = np.r_[px[keep], sx]
+        py = np.r_[py[keep], sy]
+        order = np.argsort(px, kind="stable")
+        px, py = px[order], py[order]
     n = int(round(L.DURATION_S * L.FS))
     t = np.arange(n) / L.FS
-    col_t = (px + x0 - grid.t0_x) / grid.px_per_s
+    col_t = grid.time_of(row, px + x0)
     good = np.isfinite(py)
     y = np.full(n, np.nan)
     if good.sum() >= 2:
         y = np.interp(t, col_t[good], py[good], left=np.nan, right=np.nan)
         # NaN where the nearest column was untraced
-        col_of_t = np.clip(np.round(t * grid.px_per_s + grid.t0_x - x0).astype(int), 0, len(tops) - 1)
+        cols_t = grid.time_of(row, xs.astype(float))
+        col_of_t = np.clip(np.searchsorted(cols_t, t), 0, len(tops) - 1)
         untraced = ~np.isfinite(tops)
         gap_cols = _bridge_short_gaps(np.where(untraced, np.nan, 0.0), MAX_INTERP_GAP_PX)
         y[~np.isfinite(gap_cols[col_of_t])] = np.nan
@@ -207,18 +255,6 @@ def rhythm_label(d_leads: dict[str, LeadSignal], rhythm: np.ndarray) -> str | No
         if r > best_r:
             best, best_r = name, r
     return best
-
-
-def stroke_mask(ink: np.ndarray) -> np.ndarray:
-    """Ink above threshold without the specks: grid dots and JPEG noise are blobs of a few pixels, the
-    trace is one long connected stroke."""
-    import cv2
-
-    on = (ink > INK_THRESHOLD).astype(np.uint8)
-    n, lab, stats, _ = cv2.connectedComponentsWithStats(on, connectivity=8)
-    keep = stats[:, cv2.CC_STAT_AREA] >= MIN_BLOB_PX
-    keep[0] = False
-    return keep[lab]
 
 
 def digitize(page: np.ndarray, grid: Grid | None = None, ink: np.ndarray | None = None) -> Digitized:

@@ -21,6 +21,9 @@ import numpy as np
 
 from inference import layout as L
 
+MIN_BLOB_PX = 12  # ink blobs smaller than this are grid dots or noise, not trace
+STROKE_THRESHOLD = 0.30  # ink level of a stroke pixel
+STROKE_HALF = 1.5  # px: half the printed line width
 LOCAL_FLOOR = 0.3  # ink level below which a region's ink is not stretched (see ink_map)
 
 
@@ -48,9 +51,28 @@ class Grid:
     grid_px_per_mm: float | None  # the pink grid's own period where visible, else None
     scale_source: str  # "calibration" | "grid" | "layout": where px_per_mv came from
     time_source: str  # "separators" | "layout"
+    # per row: (x, t) landmarks found on that row (trace start, separators, trace end); empty: none
+    row_marks: tuple[tuple[tuple[float, float], ...], ...] = ((), (), (), ())
 
     def x_of(self, t_s: float | np.ndarray) -> float | np.ndarray:
         return self.t0_x + np.asarray(t_s) * self.px_per_s
+
+    def time_of(self, row: int, x: np.ndarray) -> np.ndarray:
+        """The time (s) printed at page column x on a row: piecewise linear through the row's own
+        landmarks where it has at least two (a photo's residual bend), else the global time base."""
+        marks = self.row_marks[row] if row < len(self.row_marks) else ()
+        t_global = (np.asarray(x, float) - self.t0_x) / self.px_per_s
+        if len(marks) < 2:
+            return t_global
+        mx = np.array([m[0] for m in marks])
+        mt = np.array([m[1] for m in marks])
+        t = np.interp(x, mx, mt)
+        # beyond the outer landmarks: continue with the nearest segment's slope
+        lo_slope = (mt[1] - mt[0]) / (mx[1] - mx[0])
+        hi_slope = (mt[-1] - mt[-2]) / (mx[-1] - mx[-2])
+        x = np.asarray(x, float)
+        t = np.where(x < mx[0], mt[0] + (x - mx[0]) * lo_slope, t)
+        return np.where(x > mx[-1], mt[-1] + (x - mx[-1]) * hi_slope, t)
 
 
 def ink_map(page: np.ndarray) -> np.ndarray:
@@ -128,6 +150,64 @@ def _separators(ink: np.ndarray) -> list[float]:
     return found
 
 
+def stroke_mask(ink: np.ndarray) -> np.ndarray:
+    """Ink above threshold without the specks: grid dots and JPEG noise are blobs of a few pixels, the
+    trace is one long connected stroke."""
+    on = (ink > STROKE_THRESHOLD).astype(np.uint8)
+    n, lab, stats, _ = cv2.connectedComponentsWithStats(on, connectivity=8)
+    keep = stats[:, cv2.CC_STAT_AREA] >= MIN_BLOB_PX
+    keep[0] = False
+    return keep[lab]
+
+
+def _row_marks(ink: np.ndarray, strokes: np.ndarray, row: int, y_zero: float) -> list[tuple[float, float]]:
+    """(x, t) landmarks of one row: where its trace starts (t = 0, after the calibration pulse and
+    its gap), the lead separators (rows 0-2: 2.5, 5, 7.5 s) and where it ends (t = 10 s)."""
+    ya, yb = int(y_zero - 0.9 * L.PX_PER_MV), int(y_zero + 0.6 * L.PX_PER_MV)
+    band = strokes[max(0, ya):yb]
+    if band.size == 0:
+        return []
+    cols = band.any(axis=0)
+    marks: list[tuple[float, float]] = []
+    # start: the first inked column after a gap of >= 6 empty columns following the pulse
+    lo, hi = int(L.T0_X - 25), int(L.T0_X + 25)
+    seg = cols[lo:hi]
+    empty = 0
+    for k, on in enumerate(seg):
+        if not on:
+            empty += 1
+        elif empty >= 6:
+            marks.append((float(lo + k) + STROKE_HALF, 0.0))  # the ink's edge is half a line before
+            break
+        else:
+            empty = 0
+    if row < 3:
+        for k, xs in enumerate(L.SEPARATOR_X):
+            x0 = int(xs - 20)
+            win = ink[max(0, int(y_zero - 0.4 * L.PX_PER_MV)):int(y_zero + 0.4 * L.PX_PER_MV), x0:int(xs + 21)]
+            if win.size == 0:
+                continue
+            col = (win > 0.3).mean(axis=0)
+            j = int(col.argmax())
+            if col[j] > 0.85:
+                near = np.arange(max(0, j - 3), min(len(col), j + 4))
+                near = near[col[near] > 0.5 * col[j]]
+                marks.append((float(x0 + np.average(near, weights=col[near])), (k + 1) * L.SEGMENT_S))
+    x_end = L.T0_X + L.DURATION_S * L.PX_PER_S
+    tail = np.where(cols[int(x_end - 30):int(x_end + 30)])[0]
+    if len(tail) and tail[-1] < 59:
+        marks.append((float(int(x_end - 30) + tail[-1]) - STROKE_HALF, L.DURATION_S))
+    marks.sort()
+    good = marks
+    if len(good) >= 2:
+        xs = np.array([m[0] for m in good])
+        ts = np.array([m[1] for m in good])
+        slopes = np.diff(xs) / np.maximum(np.diff(ts), 1e-6)
+        if np.any(np.abs(slopes - L.PX_PER_S) > 0.06 * L.PX_PER_S):
+            return []  # not a consistent set (a pen or a finger can fake an end)
+    return good
+
+
 def grid_period(page: np.ndarray) -> float | None:
     """The pink grid's period in px per mm from the autocorrelation of its column profile, when the 5 mm
     structure stands out clearly; None otherwise."""
@@ -185,6 +265,15 @@ def find_grid(page: np.ndarray, ink: np.ndarray | None = None) -> Grid:
         time_source = "separators"
     else:
         px_per_s, t0, time_source = L.PX_PER_S, L.T0_X, "layout"
+    strokes = stroke_mask(ink)
+    marks = []
+    for r in range(4):
+        m = _row_marks(ink, strokes, r, baselines[r])
+        # a row on the global time base within a pixel keeps it (a print or a scan)
+        if m and max(abs(x - (t0 + t * px_per_s)) for x, t in m) <= 1.0:
+            m = []
+        marks.append(tuple(m))
+    marks = tuple(marks)
     return Grid(baselines_y=tuple(baselines), t0_x=float(t0), px_per_s=float(px_per_s), px_per_mv=px_per_mv,
                 pulses=tuple(pulses), separators_x=tuple(s for s in seps if np.isfinite(s)),
-                grid_px_per_mm=period, scale_source=scale_source, time_source=time_source)
+                grid_px_per_mm=period, scale_source=scale_source, time_source=time_source, row_marks=marks)

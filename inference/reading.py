@@ -60,8 +60,10 @@ def read_ecg(data: bytes | str | np.ndarray) -> Reading:
     if found.problem is not None:
         return refuse(found.problem, found.problem_detail or found.problem, sheet=found)
     page = found.page
-    prepared = P.prepare(page)
-    check = ecg_check.check(prepared.page, prepared.area)
+    # a scan as it is keeps the classifier's own grid search; a rectified photo is on the layout already
+    prepared = P.prepare(page) if found.method == "as_is" else P.prepare_rectified(page)
+    area = prepared.area if found.method == "as_is" else P.stretched(prepared.area)
+    check = ecg_check.check(prepared.page, area)
     if not check.is_ecg:
         return refuse("not_ecg", check.reason or "not a 12-lead ECG printout", sheet=found, prepared=prepared)
     ink = ink_map(page)

@@ -33,8 +33,10 @@ from inference import layout as L
 WORK_SIDE = 640  # px: the long side the outline search works at
 SMALL = 4  # the scoring warp is the canonical page at 1/SMALL
 MIN_SCORE = 0.35  # structure score of a usable sheet
+REFRAME_BELOW = 0.8  # best outline's score below which the outlines are reframed on the trace rows
 AS_IS_SCORE = 0.55  # a page-shaped picture scoring this as it is, is taken as it is
 CHUNKS = 20  # zero-line measurements per row in the refinement
+ROWS_X = (60.0, 1544.0)  # the rows' ink extent as `_reframe` measures it on a page (quarter scale)
 INK_X = (69.0, 1532.0)  # the rows' ink runs from the calibration pulse to the end of the trace
 MIN_PAGE_PX = 450  # the sheet's long side in the picture below which the traces are too thin to follow
 MIN_SHARPNESS = 0.12  # stroke sharpness (see `_sharpness`) below which the photo is too blurred
@@ -109,8 +111,12 @@ def structure_score(small_page: np.ndarray) -> float:
     for y in L.BASELINE_Y:
         ya, yb = int((y - 0.9 * L.PX_PER_MV) / SMALL), int((y - 0.1 * L.PX_PER_MV) / SMALL)
         pulses.append(ink[ya:yb, px0:px1].any(axis=1).mean() if yb > ya else 0.0)
+    # the header's double rule (y 98-105) runs across the whole width: only at the top of a page
+    # the right way up (upside down, the rhythm strip's area is there)
+    ya, yb = int(92 / SMALL), int(112 / SMALL) + 1
+    rule = ink[ya:yb, int(60 / SMALL):int(1540 / SMALL)].any(axis=0).mean()
     rows = np.sort(on)[1:].mean() - 0.7 * np.mean(off)
-    return float(np.clip(0.8 * rows + 0.2 * np.mean(pulses), 0.0, 1.0))
+    return float(np.clip(0.65 * rows + 0.15 * np.mean(pulses) + 0.2 * rule, 0.0, 1.0))
 
 
 def _pulse_count(page: np.ndarray) -> int:
@@ -178,12 +184,7 @@ def _edge_quads(work: np.ndarray) -> list[np.ndarray]:
 
 def _ink_quads(work: np.ndarray) -> list[np.ndarray]:
     """The extent of the ink (traces and print reach almost to the page's edges), grown to the page."""
-    gray = cv2.cvtColor(work, cv2.COLOR_RGB2GRAY)
-    ink = _dark_lines(gray, 7) > 0.3
-    # a pen, a finger's shadow, a dark gap: dark and thick, unlike a 1-2 px trace or letter
-    dark = (gray < 0.6 * cv2.dilate(gray, np.ones((25, 25), np.uint8))).astype(np.uint8)
-    thick = cv2.dilate(cv2.morphologyEx(dark, cv2.MORPH_OPEN, np.ones((5, 5), np.uint8)), np.ones((5, 5), np.uint8))
-    ink = (ink & (thick == 0)).astype(np.uint8)
+    ink = _ink_mask(cv2.cvtColor(work, cv2.COLOR_RGB2GRAY), 7).astype(np.uint8)
     n, lab, stats, _ = cv2.connectedComponentsWithStats(ink, connectivity=8)
     keep = np.zeros(n, bool)
     keep[1:] = stats[1:, cv2.CC_STAT_AREA] >= 12
@@ -205,6 +206,63 @@ def _ink_quads(work: np.ndarray) -> list[np.ndarray]:
     else:
         w, h = w * grow_s, h * grow_l
     return [cv2.boxPoints(((cx, cy), (w, h), ang)).astype(np.float32)]
+
+
+
+
+def _ink_mask(gray: np.ndarray, size: int) -> np.ndarray:
+    """Thin dark strokes (trace, print) without the thick dark things (a pen, a finger's shadow)."""
+    k = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (size, size))
+    strong = cv2.morphologyEx(gray, cv2.MORPH_BLACKHAT, k) > 12  # sensor noise in a shadow is weaker
+    ink = (_dark_lines(gray, size) > 0.3) & strong
+    dark = (gray < 0.6 * cv2.dilate(gray, np.ones((25, 25), np.uint8))).astype(np.uint8)
+    thick = cv2.dilate(cv2.morphologyEx(dark, cv2.MORPH_OPEN, np.ones((5, 5), np.uint8)), np.ones((5, 5), np.uint8))
+    return ink & (thick == 0)
+
+
+def _reframe(image: np.ndarray, quad: np.ndarray) -> np.ndarray | None:
+    """A better outline from a rough one: on the warped page, find the four trace rows (the height
+    profile of the ink against the layout's rows, over scale and shift) and the rows' ends, and stretch
+    and shift the page so they lie where the layout has them. None when nothing fits."""
+    small = _warp_small(image, quad)
+    ink = _ink_mask(np.ascontiguousarray(small[..., 0]), 5)  # red: the pink rectangle drops out
+    ink[:, :6] = ink[:, -6:] = False  # the paper's own edge, where the outline ran along it
+    prof = ink.sum(axis=1).astype(np.float32)
+    prof = np.convolve(prof, np.ones(3) / 3, mode="same")
+    rows = np.array(L.BASELINE_Y) / SMALL
+    best = (0.0, 1.0, 0.0)
+    n = len(prof)
+    for sc in np.arange(0.8, 1.251, 0.01):
+        pos = rows[None, :] * sc + np.arange(-40, 41)[:, None]
+        idx = np.round(pos).astype(int)
+        ok = (idx >= 0) & (idx < n)
+        val = np.where(ok, prof[np.clip(idx, 0, n - 1)], 0).sum(axis=1)
+        k = int(val.argmax())
+        if val[k] > best[0]:
+            best = (float(val[k]), float(sc), float(np.arange(-40, 41)[k]))
+    _, sc, sh = best
+    if best[0] <= 0:
+        return None
+    # y_observed = sc * y_layout + sh  ->  the rows' band, and the ends of the ink along them
+    band = np.zeros_like(ink)
+    half = max(2, int(0.3 * L.ROW_PITCH / SMALL * sc))
+    for y in rows * sc + sh:
+        band[max(0, int(y) - half):int(y) + half + 1] = True
+    cols = (ink & band).sum(axis=0).astype(np.float32)
+    cols = np.convolve(cols, np.ones(5) / 5, mode="same")
+    on = np.where(cols > 0.5)[0]
+    if len(on) < 50:
+        return None
+    x0, x1 = on[0] * SMALL, (on[-1] + 1) * SMALL
+    ay = 1.0 / sc
+    by = -sh * SMALL / sc
+    ax = (ROWS_X[1] - ROWS_X[0]) / max(x1 - x0, 1)
+    bx = ROWS_X[0] - ax * x0
+    if not (0.6 < ax < 1.7):
+        return None
+    a = np.array([[ax, 0, bx], [0, ay, by], [0, 0, 1]])
+    h = a @ cv2.getPerspectiveTransform(np.asarray(quad, np.float32), _canonical_corners())
+    return cv2.perspectiveTransform(_canonical_corners().reshape(-1, 1, 2), np.linalg.inv(h)).reshape(4, 2)
 
 
 # --------------------------------------------------------------------------------------- refine
@@ -408,6 +466,15 @@ def find_sheet(image: np.ndarray) -> Sheet:
         for quad in finder(work):
             for q, rot in _orientations(quad / scale):
                 candidates.append((structure_score(_warp_small(image, q)), method, q, rot))
+    if candidates and max(c[0] for c in candidates) < REFRAME_BELOW:
+        # no outline fits well (paper on a white sheet, a hand over an edge): reframe the best few on
+        # the trace rows they hold
+        for score, method, q, rot in sorted(candidates, key=lambda c: -c[0])[:4]:
+            for _ in range(2):
+                q = _reframe(image, q)
+                if q is None:
+                    break
+                candidates.append((structure_score(_warp_small(image, q)), method + "+rows", q, rot))
     if not candidates:
         return _no_sheet(image)
     candidates.sort(key=lambda c: -c[0])

@@ -1,0 +1,177 @@
+"""Reading the paper, step by step, against ground truth: image limits, the sheet finder on rendered
+photos with known corners, the grid on a real page, the digitizer on rendered pages with known signals."""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from inference import layout as L
+from inference.digitize import digitize
+from inference.grid import find_grid
+from inference.image_io import ImageRejected, load_image
+from inference.reading import read_ecg
+from inference.sheet import find_sheet
+from training.page_render import render_random_page
+from training.photo_render import render_photo
+
+DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "ecg-images"
+needs_data = pytest.mark.skipif(not DATA.exists(), reason="../shared/data/ecg-images is not beside the checkout")
+
+
+def snr_db(true: np.ndarray, est: np.ndarray) -> float:
+    est = np.where(np.isfinite(est), est, 0.0)
+    return float(10 * np.log10(np.sum(true ** 2) / max(np.sum((true - est) ** 2), 1e-12)))
+
+
+def _png(arr: np.ndarray, **kw) -> bytes:
+    buf = io.BytesIO()
+    Image.fromarray(arr, **kw).save(buf, format="PNG")
+    return buf.getvalue()
+
+
+# ------------------------------------------------------------------------------- image limits
+def test_pixel_bomb_refused_before_decoding():
+    # a PNG of a few hundred bytes that claims 4 x 40 000 pixels
+    data = _png(np.zeros((4, 40_000), np.uint8))
+    assert len(data) < 5_000
+    with pytest.raises(ImageRejected) as exc:
+        load_image(data)
+    assert exc.value.code in ("too_large", "bad_aspect")
+    huge = _png(np.zeros((13_000, 13_000 // 2), np.uint8))
+    with pytest.raises(ImageRejected) as exc:
+        load_image(huge)
+    assert exc.value.code == "too_large"
+
+
+def test_other_formats_and_damaged_files_refused():
+    buf = io.BytesIO()
+    Image.new("RGB", (800, 600), "white").save(buf, format="GIF")
+    for data in (buf.getvalue(), b"not an image at all", b""):
+        with pytest.raises(ImageRejected) as exc:
+            load_image(data)
+        assert exc.value.code == "not_image"
+    good = io.BytesIO()
+    Image.new("RGB", (800, 600), "white").save(good, format="JPEG")
+    with pytest.raises(ImageRejected) as exc:
+        load_image(good.getvalue()[: len(good.getvalue()) // 2])  # truncated
+    assert exc.value.code == "not_image"
+
+
+def test_animated_and_16_bit_png_refused():
+    frames = [Image.new("RGB", (800, 600), c) for c in ("white", "black")]
+    buf = io.BytesIO()
+    frames[0].save(buf, format="PNG", save_all=True, append_images=frames[1:])
+    with pytest.raises(ImageRejected) as exc:
+        load_image(buf.getvalue())
+    assert exc.value.code == "animated"
+    deep = Image.fromarray(np.full((600, 800), 40_000, np.uint16))
+    buf = io.BytesIO()
+    deep.save(buf, format="PNG")
+    with pytest.raises(ImageRejected) as exc:
+        load_image(buf.getvalue())
+    assert exc.value.code == "deep_image"
+
+
+def test_read_ecg_gives_reason_codes_not_tracebacks():
+    assert read_ecg(b"\x89PNG garbage").reason == "not_image"
+    assert read_ecg(_png(np.zeros((4, 40_000), np.uint8))).reason in ("too_large", "bad_aspect")
+    assert read_ecg(_png(np.zeros((600, 3_000), np.uint8))).reason == "bad_aspect"
+    blank = np.full((1137, 1600, 3), 255, np.uint8)
+    reading = read_ecg(_png(blank))
+    assert not reading.ok and reading.reason == "not_ecg"
+
+
+# ------------------------------------------------------------------------------------- the sheet
+@pytest.fixture(scope="module")
+def rendered_pages():
+    return [render_random_page(seed) for seed in range(3)]
+
+
+def test_a_page_that_is_already_the_page_goes_through_unchanged(rendered_pages):
+    page = rendered_pages[0].image
+    sheet = find_sheet(page)
+    assert sheet.method == "as_is"
+    assert sheet.page is page or np.array_equal(sheet.page, page)
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2, 5])
+def test_rectifier_finds_the_corners_of_a_rendered_photo(rendered_pages, seed):
+    page = rendered_pages[seed % 3]
+    photo = render_photo(page.image, seed)
+    sheet = find_sheet(photo.image())
+    assert sheet.corners is not None and sheet.problem is None
+    # where the trace area's corners land: our rectification against the renderer's exact map
+    import cv2
+
+    pts = np.array([[L.T0_X, L.BASELINE_Y[0]], [L.T0_X + 1422, L.BASELINE_Y[0]],
+                    [L.T0_X + 1422, L.BASELINE_Y[3]], [L.T0_X, L.BASELINE_Y[3]]], np.float32)
+    true_photo = photo.page_to_photo(pts)
+    h = cv2.getPerspectiveTransform(sheet.corners.astype(np.float32),
+                                    np.array([[0, 0], [1600, 0], [1600, 1137], [0, 1137]], np.float32))
+    back = cv2.perspectiveTransform(true_photo.reshape(-1, 1, 2).astype(np.float32), h).reshape(-1, 2)
+    err = np.linalg.norm(back - pts, axis=1)
+    assert err.max() < 30, err  # canonical px (5.7 px = 1 mm): the trace area is where it should be
+
+
+def test_upside_down_and_portrait_shots_are_turned_back(rendered_pages):
+    from training.photo_render import sample_shot
+
+    seen = set()
+    for seed in range(60):
+        rot = sample_shot(rendered_pages[0].image.shape[:2], seed)[1].get("base_rotation_deg")
+        if rot in (90, 180, 270) and rot not in seen:
+            seen.add(rot)
+            sheet = find_sheet(render_photo(rendered_pages[0].image, seed).image())
+            assert sheet.score > 0.6, (seed, rot, sheet.score)
+            assert find_grid(sheet.page).pulses, (seed, rot)  # the pulses are at the left: upright
+        if len(seen) == 3:
+            break
+    assert seen, "the renderer produced no turned shots in 60 seeds"
+
+
+def test_half_the_sheet_out_of_frame_is_not_read(rendered_pages):
+    photo = render_photo(rendered_pages[1].image, 3, cut_off=0.5)
+    reading = read_ecg(photo.jpeg)
+    assert not reading.ok
+    assert reading.reason in ("cut_off", "not_ecg")
+
+
+# -------------------------------------------------------------------------------- grid, digitizer
+@needs_data
+def test_grid_on_a_real_page():
+    image = load_image((DATA / "MI" / "MI(1).jpg").read_bytes())
+    grid = find_grid(image)
+    assert grid.scale_source == "calibration" and len(grid.pulses) == 4
+    assert abs(grid.px_per_mv - L.PX_PER_MV) < 2.0
+    assert grid.time_source == "separators" and len(grid.separators_x) == 3
+    assert all(abs(b - ref) < 3 for b, ref in zip(grid.baselines_y, L.BASELINE_Y))
+
+
+def test_digitizer_on_rendered_scans_recovers_the_signals(rendered_pages):
+    snrs, corr = [], []
+    for page in rendered_pages:
+        d = digitize(load_image(page.jpeg_bytes(80)))
+        for name in L.LEADS:
+            true = page.truth["leads"][name]["signal"].astype(np.float64)
+            est = d.leads[name].signal.astype(np.float64)
+            assert d.leads[name].ok, name
+            snrs.append(snr_db(true, est))
+            ok = np.isfinite(est)
+            corr.append(np.corrcoef(true[ok], est[ok])[0, 1])
+        assert d.rhythm_lead == page.truth["rhythm_lead"]
+    assert np.median(snrs) > 7.0, np.median(snrs)
+    assert np.median(corr) > 0.9, np.median(corr)
+
+
+def test_an_untraceable_lead_is_marked_not_invented(rendered_pages):
+    page = rendered_pages[0].image.copy()
+    x0, x1 = int(L.T0_X + 2.5 * L.PX_PER_S) + 5, int(L.T0_X + 5 * L.PX_PER_S) - 5
+    page[int(L.BASELINE_Y[0] - 150):int(L.BASELINE_Y[0] + 60), x0:x1] = 255  # aVR erased
+    d = digitize(page)
+    assert not d.leads["aVR"].ok and np.isnan(d.leads["aVR"].signal).all()
+    assert d.leads["I"].ok and d.leads["V1"].ok
