@@ -24,7 +24,7 @@ from inference import layout as L
 MIN_BLOB_PX = 12  # ink blobs smaller than this are grid dots or noise, not trace
 STROKE_THRESHOLD = 0.30  # ink level of a stroke pixel
 STROKE_HALF = 1.5  # px: half the printed line width
-LOCAL_FLOOR = 0.3  # ink level below which a region's ink is not stretched (see ink_map)
+LOCAL_FLOOR = 0.12  # darkness below which a region's ink is not stretched (see ink_map)
 
 
 @dataclass(frozen=True)
@@ -81,15 +81,16 @@ def ink_map(page: np.ndarray) -> np.ndarray:
     red = page[..., 0] if page.ndim == 3 else page
     bg = cv2.morphologyEx(red, cv2.MORPH_CLOSE, np.ones((9, 9), np.uint8))
     bg = cv2.blur(bg, (15, 15)).astype(np.float32)
-    rel = red.astype(np.float32) / np.maximum(bg, 1.0)
-    ink = np.clip((0.80 - rel) / 0.45, 0.0, 1.0)
-    # a photo's strokes are thinner and greyer than a print's, and fainter still under a lamp's glare:
-    # scale the ink by the strongest ink around it (about 1 cm), so a faint stroke reaches 1 again;
-    # the floor keeps empty paper's noise low (its specks are dropped later as too small to be trace)
-    near = cv2.dilate(ink, np.ones((61, 61), np.uint8))
-    near = cv2.blur(near, (31, 31))
-    ink = np.clip(ink / np.clip(near, LOCAL_FLOOR, 1.0), 0.0, 1.0)
-    return ink
+    dark = np.clip(1.0 - red.astype(np.float32) / np.maximum(bg, 1.0), 0.0, 1.0)
+    # a print's trace is 80 % darker than its paper, a photo's under a lamp's glare as little as 12 %:
+    # scale the darkness by the strongest darkness around it (1 cm wide), so a faint stroke reaches
+    # 1 too; the floor keeps empty paper's noise low (its specks are dropped later as too small)
+    # (the window is a row pitch tall, so between the rows the nearest trace sets the scale and the
+    # grid's dots stay faint)
+    near = cv2.blur(cv2.dilate(dark, np.ones((221, 61), np.uint8)), (31, 31))
+    rel = dark / np.clip(near, LOCAL_FLOOR, 1.0)
+    # then a threshold curve: a grid dot, a quarter as dark as the trace, stays below the stroke level
+    return np.clip((rel - 0.2) / 0.5, 0.0, 1.0)
 
 
 def _longest_run(on: np.ndarray) -> tuple[int, int]:

@@ -246,15 +246,6 @@ def prepare_rectified(page: np.ndarray) -> Prepared:
     return Prepared(page=page, box=box, box_found=True, crops=crops_from_area(area), area=area)
 
 
-def stretched(area: np.ndarray, floor: float = 0.3) -> np.ndarray:
-    """The ink map scaled by the strongest ink around each point (about 1 cm), so strokes made faint
-    by a photo's blur or glare count as strokes (for the ECG check; the classifier keeps `area`)."""
-    import cv2
-
-    near = cv2.blur(cv2.dilate(area, np.ones((15, 15), np.uint8)), (9, 9))
-    return np.clip(area / np.clip(near, floor, 1.0), 0.0, 1.0).astype(np.float32)
-
-
 def mask_header_footer(page: np.ndarray, box: tuple[int, int, int, int] | None = None) -> np.ndarray:
     """Copy of the page with everything above and below the grid rectangle painted white.
 

@@ -44,6 +44,19 @@ class Reading:
         return self.sheet.page if self.sheet is not None else None
 
 
+def _check_area(ink: np.ndarray) -> np.ndarray:
+    """The trace area of a rectified photo for the ECG check: the digitizer's strokes (adaptive ink,
+    grid dots and noise specks dropped) at the size the check's rules were set on."""
+    import cv2
+
+    from inference.grid import stroke_mask
+
+    x0, y0, x1, y1 = P.DEFAULT_BOX
+    ah, aw = P.area_size()
+    strokes = stroke_mask(ink[y0:y1, x0:x1]).astype(np.float32)
+    return cv2.resize(strokes, (aw, ah), interpolation=cv2.INTER_AREA)
+
+
 def refuse(reason: str, detail: str, **parts) -> Reading:
     return Reading(ok=False, reason=reason, detail=detail, **parts)
 
@@ -62,11 +75,12 @@ def read_ecg(data: bytes | str | np.ndarray) -> Reading:
     page = found.page
     # a scan as it is keeps the classifier's own grid search; a rectified photo is on the layout already
     prepared = P.prepare(page) if found.method == "as_is" else P.prepare_rectified(page)
-    area = prepared.area if found.method == "as_is" else P.stretched(prepared.area)
+    ink = ink_map(page)
+    # the check reads a scan's own ink map; a photo's, with the digitizer's contrast-adaptive ink
+    area = prepared.area if found.method == "as_is" else _check_area(ink)
     check = ecg_check.check(prepared.page, area)
     if not check.is_ecg:
         return refuse("not_ecg", check.reason or "not a 12-lead ECG printout", sheet=found, prepared=prepared)
-    ink = ink_map(page)
     grid = find_grid(page, ink)
     digitized = digitize(page, grid, ink)
     traced = len(digitized.traced_leads)
