@@ -28,6 +28,8 @@ BASELINE_PULL = 0.02  # per pixel away from the row's zero line (a weak prior)
 SEPARATOR_HALF = 3  # columns masked either side of a lead separator
 MAX_INTERP_GAP_PX = 10  # shorter untraced gaps are bridged linearly (about 70 ms)
 MIN_TRACED = 0.6  # a lead with less traced is marked not ok
+RHYTHM_MAX_RESIDUAL = 0.6  # strip-minus-lead RMS over the lead's RMS that still names the strip
+RHYTHM_MARGIN = 0.8  # ... and at most this share of the runner-up's residual
 STROKE_HALF = 1.5  # px: half the printed line width
 STEEP_RUN_PX = 8  # a column run longer than this is a steep slope (see steep_samples)
 SEGMENT_REACH = 8  # px either side searched for a steep stroke's horizontal segment
@@ -240,8 +242,10 @@ def _row_signal(ink: np.ndarray, grid: Grid, row: int) -> tuple[np.ndarray, np.n
 
 def rhythm_label(d_leads: dict[str, LeadSignal], rhythm: np.ndarray) -> str | None:
     """Which lead the strip shows. The rows are printed in sync, so in each lead's 2.5 s window the
-    strip equals that lead: the lead whose window correlates best (r >= 0.9) names the strip."""
-    best, best_r = None, 0.9
+    strip equals that lead, amplitude included: the lead whose window differs least from the strip
+    (RMS of the difference against the lead's own RMS) names it, when that residual is small and
+    clearly below the runner-up's (II and III share a window and often a shape); else None."""
+    scores: list[tuple[float, str]] = []
     for name, lead in d_leads.items():
         if not lead.ok:
             continue
@@ -251,10 +255,45 @@ def rhythm_label(d_leads: dict[str, LeadSignal], rhythm: np.ndarray) -> str | No
         ok = np.isfinite(a) & np.isfinite(b)
         if ok.sum() < 0.5 * len(b) or np.std(a[ok]) < 1e-3 or np.std(b[ok]) < 1e-3:
             continue
-        r = float(np.corrcoef(a[ok], b[ok])[0, 1])
-        if r > best_r:
-            best, best_r = name, r
-    return best
+        diff = (a[ok] - a[ok].mean()) - (b[ok] - b[ok].mean())
+        scores.append((float(np.sqrt(np.mean(diff ** 2)) / np.std(b[ok])), name))
+    scores.sort()
+    if not scores or scores[0][0] > RHYTHM_MAX_RESIDUAL:
+        return None
+    if len(scores) > 1 and scores[0][0] > RHYTHM_MARGIN * scores[1][0]:
+        return None
+    return scores[0][1]
+
+
+LABEL_BOX = (108, 133, -21, -2)  # x0, x1, dy0, dy1 of a row's printed lead name, from its zero line
+
+
+def _label_crop(ink: np.ndarray, x_shift: float, y_zero: float, pad: int = 0) -> np.ndarray:
+    x0, x1, dy0, dy1 = LABEL_BOX
+    xa, ya = int(round(x0 + x_shift)) - pad, int(round(y_zero + dy0)) - pad
+    return ink[max(0, ya):ya + (dy1 - dy0) + 2 * pad, max(0, xa):xa + (x1 - x0) + 2 * pad].astype(np.float32)
+
+
+def printed_rhythm_label(ink: np.ndarray, grid: Grid) -> str | None:
+    """The strip's printed name, read by matching it against the names printed at the start of the
+    three rows above it (I, II, III, the same font on the same page); None when none matches clearly
+    (a strip of another lead: the signal decides then)."""
+    import cv2
+
+    shift = grid.t0_x - L.T0_X
+    strip = _label_crop(ink, shift, grid.baselines_y[3])
+    if strip.size == 0 or strip.max() < 0.3:
+        return None
+    scores = []
+    for r in range(3):
+        ref = _label_crop(ink, shift, grid.baselines_y[r], pad=3)
+        if ref.shape[0] < strip.shape[0] or ref.shape[1] < strip.shape[1] or ref.max() < 0.3:
+            continue
+        scores.append((float(cv2.matchTemplate(ref, strip, cv2.TM_CCOEFF_NORMED).max()), L.ROWS[r][0]))
+    scores.sort(reverse=True)
+    if not scores or scores[0][0] < 0.75 or (len(scores) > 1 and scores[0][0] - scores[1][0] < 0.08):
+        return None
+    return scores[0][1]
 
 
 def digitize(page: np.ndarray, grid: Grid | None = None, ink: np.ndarray | None = None) -> Digitized:
@@ -278,6 +317,8 @@ def digitize(page: np.ndarray, grid: Grid | None = None, ink: np.ndarray | None 
             leads[name] = _lead_signal(name, c * L.SEGMENT_S, mv[sl].copy(), tr, conf)
     assert rhythm is not None
     ordered = {name: leads[name] for name in L.LEADS}
-    label = rhythm_label(ordered, rhythm.signal) if rhythm.ok else None
+    label = printed_rhythm_label(ink, grid)
+    if label is None and rhythm.ok:
+        label = rhythm_label(ordered, rhythm.signal)
     return Digitized(leads=ordered, rhythm=rhythm, rhythm_lead=label, px_per_mv=grid.px_per_mv,
                      px_per_s=grid.px_per_s, scale_source=grid.scale_source)
