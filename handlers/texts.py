@@ -6,6 +6,9 @@ sent with HTML parse mode, so any user-provided value must go through `html.esca
 
 from __future__ import annotations
 
+from inference.digitized_store import TTL as DIGITIZED_TTL
+from inference.image_io import MAX_PIXELS, MAX_SIDE, MIN_SIDE
+
 # --- Commands shown in the Telegram menu (setMyCommands) -------------------------------------
 COMMANDS: list[tuple[str, str]] = [
     ("start", "What this bot does"),
@@ -222,9 +225,9 @@ RETAKE_PHOTO = (
 RETAKE_FILE = "Send a JPEG or PNG image (8-bit colour or grey, not animated), ideally as a file (📎 → File)."
 REFUSALS: dict[str, tuple[str, str]] = {
     "not_image": ("this file is not a JPEG or PNG image I can open, or it is damaged.", RETAKE_FILE),
-    "too_large": ("the picture is too large (over 12 000 px a side or 50 megapixels).",
+    "too_large": (f"the picture is too large (over {MAX_SIDE:,} px a side or {MAX_PIXELS // 1_000_000} megapixels).",
                   "Send a normal phone photo or a scan at up to 300 dpi. " + RETAKE_FILE),
-    "too_small": ("the picture is too small to read the tracing (the shorter side needs 400 px).",
+    "too_small": (f"the picture is too small to read the tracing (the shorter side needs {MIN_SIDE} px).",
                   "Send the full-size photo or scan, as a file (📎 → File) so it is not shrunk. " + RETAKE_PHOTO),
     "bad_aspect": ("the picture is not the shape of a page (far too long and narrow).",
                    "Photograph or scan the whole ECG sheet, not a strip or a screenshot of part of it."),
@@ -264,7 +267,10 @@ MEASURED_TERRITORIES = {"inferior": "inferior", "anterior": "anterior", "lateral
 MEASURED_NOTHING = "I couldn't measure rate or intervals reliably on this tracing."
 
 EXPORT_BUTTON = "📈 Digitized ECG (PNG + CSV)"
-EXPORT_GONE = "This digitized ECG is no longer available (kept 24 hours). Send the ECG again."
+EXPORT_GONE = (
+    f"This digitized ECG is no longer available (kept {DIGITIZED_TTL.total_seconds() / 3600:.0f} hours). "
+    "Send the ECG again."
+)
 EXPORT_CAPTION = "The 12-lead as I read it, re-plotted at 25 mm/s and 10 mm/mV. Compare it with your printout."
 EXPORT_CSV_CAPTION = (
     "The signals in mV at 500 Hz (t_s = time on the 10 s page; each lead only in its own 2.5 s window, "
