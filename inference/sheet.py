@@ -508,8 +508,20 @@ def find_sheet(image: np.ndarray) -> Sheet:
                                    borderMode=cv2.BORDER_REPLICATE)
         h, score = h0, best_score
     corners = cv2.perspectiveTransform(_canonical_corners().reshape(-1, 1, 2), np.linalg.inv(h)).reshape(4, 2)
-    sheet = Sheet(page=page, method=method, corners=corners, rotation=rot, score=score)
+    sheet = Sheet(page=white_balanced(page), method=method, corners=corners, rotation=rot, score=score)
     return _judge(image, sheet, h)
+
+
+def white_balanced(page: np.ndarray) -> np.ndarray:
+    """The photo's colour cast taken off: each channel scaled so the paper (its 95th percentile inside
+    the grid rectangle) is white again, as it is on a scan."""
+    x0, y0, x1, y1 = L.GRID_BOX
+    paper = np.percentile(page[y0:y1:4, x0:x1:4].reshape(-1, 3), 95, axis=0).astype(np.float32)
+    gain = 255.0 / np.clip(paper, 40.0, 255.0)
+    if np.all(np.abs(gain - 1.0) < 0.02):
+        return page
+    lut = np.clip(np.arange(256, dtype=np.float32)[:, None] * gain[None, :], 0, 255).astype(np.uint8)
+    return np.stack([cv2.LUT(page[..., c], lut[:, c]) for c in range(3)], axis=-1)
 
 
 def _no_sheet(image: np.ndarray) -> Sheet:
