@@ -37,7 +37,6 @@ REFRAME_BELOW = 0.8  # best outline's score below which the outlines are reframe
 AS_IS_SCORE = 0.55  # a page-shaped picture scoring this as it is, is taken as it is
 CHUNKS = 20  # zero-line measurements per row in the refinement
 ROWS_X = (60.0, 1544.0)  # the rows' ink extent as `_reframe` measures it on a page (quarter scale)
-INK_X = (69.0, 1532.0)  # the rows' ink runs from the calibration pulse to the end of the trace
 MIN_PAGE_PX = 450  # the sheet's long side in the picture below which the traces are too thin to follow
 MIN_SHARPNESS = 0.12  # stroke sharpness (see `_sharpness`) below which the photo is too blurred
 MIN_PAPER_LEVEL = 70  # mean grey of the rectified paper below which the photo is too dark
@@ -46,7 +45,7 @@ MIN_PAPER_LEVEL = 70  # mean grey of the rectified paper below which the photo i
 @dataclass(frozen=True)
 class Sheet:
     page: np.ndarray  # uint8 RGB, L.PAGE_H x L.PAGE_W: the level canonical page
-    method: str  # "as_is" | "outline" | "ink" | "none"
+    method: str  # "as_is" | "outline" | "ink" | "none"; "+rows" when reframed on the trace rows
     corners: np.ndarray | None  # the page's corners (TL, TR, BR, BL of the upright page) in the picture
     rotation: int  # how the page lay in the picture: 0, 90, 180 or 270 degrees
     score: float  # structure score of the rectified page (0..1)
@@ -407,13 +406,6 @@ def _sharpness(page: np.ndarray) -> float:
     g = np.hypot(gx, gy)
     contrast = np.percentile(area, 95) - np.percentile(area, 0.5) + 1.0
     return float(np.percentile(g, 99.5) / (4.0 * contrast))
-
-
-def _fully_inside(corners: np.ndarray, shape: tuple[int, ...], margin: float = -0.01) -> bool:
-    h, w = shape[:2]
-    tol = margin * max(h, w)
-    return bool(((corners[:, 0] >= tol) & (corners[:, 0] <= w - tol) &
-                 (corners[:, 1] >= tol) & (corners[:, 1] <= h - tol)).all())
 
 
 def _grid_box_part_inside(h: np.ndarray, shape: tuple[int, ...]) -> float:
