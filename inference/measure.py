@@ -378,18 +378,30 @@ def _level(m: np.ndarray, a: int, b: int) -> float | None:
     return float(np.nanmedian(seg))
 
 
-def _t_end(m: np.ndarray, base: float, j: int, hi: int, fs: int) -> float | None:
-    """T end (fractional index) by the tangent method; None without a clear T wave."""
-    a = j + int(0.04 * fs)
-    hi = min(hi, len(m))
-    if hi - a < int(0.08 * fs):
+def _largest_wave(m: np.ndarray, base: float, a: int, b: int, min_len: int,
+                  min_mv: float) -> tuple[np.ndarray, int, float] | None:
+    """The window m[a:b] against `base`, the index and amplitude of its largest deflection; None when
+    the window is too short, not traced enough, or its largest deflection is below min_mv."""
+    if b - a < min_len:
         return None
-    y = m[a:hi] - base
+    y = m[a:b] - base
     if np.isfinite(y).mean() < 0.9:
         return None
     kp = int(np.nanargmax(np.abs(y)))
     amp = float(y[kp])
-    if abs(amp) < T_MIN_MV or kp >= len(y) - 3:
+    if abs(amp) < min_mv:
+        return None
+    return y, kp, amp
+
+
+def _t_end(m: np.ndarray, base: float, j: int, hi: int, fs: int) -> float | None:
+    """T end (fractional index) by the tangent method; None without a clear T wave."""
+    a = j + int(0.04 * fs)
+    wave = _largest_wave(m, base, a, min(hi, len(m)), int(0.08 * fs), T_MIN_MV)
+    if wave is None:
+        return None
+    y, kp, amp = wave
+    if kp >= len(y) - 3:
         return None
     sgn = 1.0 if amp > 0 else -1.0
     tail = sgn * y[kp:]
@@ -415,15 +427,10 @@ def _p_onset(m: np.ndarray, base: float, on: int, lo: int, fs: int) -> int | Non
     """P onset index before the QRS onset `on`; None without a clear, separate P wave."""
     b = on - int(0.02 * fs)
     lo = max(0, lo)
-    if b - lo < int(0.06 * fs):
+    wave = _largest_wave(m, base, lo, b, int(0.06 * fs), P_MIN_MV)
+    if wave is None:
         return None
-    y = m[lo:b] - base
-    if np.isfinite(y).mean() < 0.9:
-        return None
-    kp = int(np.nanargmax(np.abs(y)))
-    amp = float(y[kp])
-    if abs(amp) < P_MIN_MV:
-        return None
+    y, kp, amp = wave
     z = np.sign(amp) * y
     thr = P_ONSET_FRAC * abs(amp)
     below = np.where(z[:kp] < thr)[0]

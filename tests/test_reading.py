@@ -16,16 +16,12 @@ from inference.grid import find_grid
 from inference.image_io import ImageRejected, load_image
 from inference.reading import read_ecg
 from inference.sheet import find_sheet
+from training.eval_digitize import snr_db
 from training.page_render import render_random_page
 from training.photo_render import render_photo
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "ecg-images"
 needs_data = pytest.mark.skipif(not DATA.exists(), reason="../shared/data/ecg-images is not beside the checkout")
-
-
-def snr_db(true: np.ndarray, est: np.ndarray) -> float:
-    est = np.where(np.isfinite(est), est, 0.0)
-    return float(10 * np.log10(np.sum(true ** 2) / max(np.sum((true - est) ** 2), 1e-12)))
 
 
 def _png(arr: np.ndarray, **kw) -> bytes:

@@ -126,28 +126,25 @@ def summarise(pages: list[dict]) -> dict:
 
 
 # ------------------------------------------------------------------------------------- parts
-def rendered(n: int, photos: bool, log) -> tuple[dict, dict, list]:
+def rendered(n: int, log) -> tuple[dict, dict, list]:
+    """Summaries of n rendered pages read as scans and as photos, and the first 8 (page, photo) pairs."""
     from training.page_render import render_random_page
     from training.photo_render import render_photo
 
     scans, shots, samples = [], [], []
-    times = []
     for seed in range(n):
         page = render_random_page(seed)
-        t = time.perf_counter()
         scans.append(compare_page(page.truth, read_ecg(page.jpeg_bytes(80))))
-        times.append(time.perf_counter() - t)
-        if photos:
-            photo = render_photo(page.image, seed)
-            reading = read_ecg(photo.jpeg)
-            shots.append(compare_page(page.truth, reading))
-            if len(samples) < 8:
-                samples.append((page.image, photo))
+        photo = render_photo(page.image, seed)
+        shots.append(compare_page(page.truth, read_ecg(photo.jpeg)))
+        if len(samples) < 8:
+            samples.append((page.image, photo))
         log(f"rendered {seed + 1}/{n}")
-    return summarise(scans), summarise(shots) if photos else {}, samples
+    return summarise(scans), summarise(shots), samples
 
 
 def real_pages(limit: int | None, classify: bool, log) -> dict:
+    from inference.image_io import load_image
     from training.data import DEFAULT_DATA
     from training.photo_render import render_photo
 
@@ -162,13 +159,10 @@ def real_pages(limit: int | None, classify: bool, log) -> dict:
         clf = get_classifier()
     rows = []
     for i, item in enumerate(split):
-        data = (Path(DEFAULT_DATA) / item["name"]).read_bytes()
-        from inference.image_io import load_image
-
-        image = load_image(data)
+        image = load_image((Path(DEFAULT_DATA) / item["name"]).read_bytes())
         photo = render_photo(image, 1000 + i)
         row = {"name": item["name"], "label": item["label"], "printed_hr": printed.get(item["name"])}
-        for kind, payload in (("scan", data), ("photo", photo.jpeg)):
+        for kind, payload in (("scan", image), ("photo", photo.jpeg)):  # the scan is decoded once
             reading = read_ecg(payload)
             row[f"{kind}_ok"] = reading.ok
             row[f"{kind}_reason"] = reading.reason
@@ -283,7 +277,7 @@ def main(argv: list[str] | None = None) -> int:
         print(msg, flush=True)
 
     res: dict = {"command": "python -m training.eval_digitize " + " ".join(argv or [])}
-    scans, photos, samples = rendered(a.rendered, True, log)
+    scans, photos, samples = rendered(a.rendered, log)
     res["rendered"] = {"scans": scans, "photos": photos}
     if not a.no_real:
         res["real"] = real_pages(a.real or None, not a.no_classify, log)
