@@ -161,52 +161,74 @@ def stroke_mask(ink: np.ndarray) -> np.ndarray:
     return keep[lab]
 
 
-def _row_marks(ink: np.ndarray, strokes: np.ndarray, row: int, y_zero: float) -> list[tuple[float, float]]:
-    """(x, t) landmarks of one row: where its trace starts (t = 0, after the calibration pulse and
-    its gap), the lead separators (rows 0-2: 2.5, 5, 7.5 s) and where it ends (t = 10 s)."""
+PULSE_X = (75.5, 88.0)  # the calibration pulses' rising and falling strokes on the canonical page
+SEPARATOR_REACH = 20  # px either side of its place a lead separator is looked for
+
+
+def _separator_x(ink: np.ndarray, y_zero: float, xs: float) -> float | None:
+    """A lead separator near canonical x `xs` on a row: a column inked over most of the row's middle
+    band (relative to the band's own strongest ink: a photo's thin lines are faint)."""
+    x0 = int(xs - SEPARATOR_REACH)
+    win = ink[max(0, int(y_zero - 0.4 * L.PX_PER_MV)):max(0, int(y_zero + 0.4 * L.PX_PER_MV)),
+              max(0, x0):int(xs + SEPARATOR_REACH + 1)]
+    if win.size == 0 or win.max() < 0.2:
+        return None
+    col = (win > max(0.12, 0.4 * float(win.max()))).mean(axis=0)
+    j = int(col.argmax())
+    if col[j] < 0.85:
+        return None
+    near = np.arange(max(0, j - 3), min(len(col), j + 4))
+    near = near[col[near] > 0.5 * col[j]]
+    return float(max(0, x0) + np.average(near, weights=col[near]))
+
+
+def row_landmarks(ink: np.ndarray, strokes: np.ndarray, row: int, y_zero: float) -> list[tuple[float, float]]:
+    """(observed x, canonical x) of one row's vertical landmarks: the calibration pulse's two strokes,
+    where the trace starts (after the pulse and its gap), the lead separators (rows 0-2) and where the
+    trace ends. Empty when they do not agree with one linear map (a pen or a finger can fake an end).
+    `sheet` fits the homography's x to them and `Grid.time_of` times each row by them."""
     ya, yb = int(y_zero - 0.9 * L.PX_PER_MV), int(y_zero + 0.6 * L.PX_PER_MV)
-    band = strokes[max(0, ya):yb]
+    band = strokes[max(0, ya):max(0, yb)]
     if band.size == 0:
         return []
     cols = band.any(axis=0)
     marks: list[tuple[float, float]] = []
+    p = _pulse(ink if abs(y_zero - L.BASELINE_Y[row]) < 1 else
+               np.roll(ink, -int(round(y_zero - L.BASELINE_Y[row])), axis=0), row)
+    if p is not None:
+        marks += [(p.x0, PULSE_X[0]), (p.x1, PULSE_X[1])]
     # start: the first inked column after a gap of >= 6 empty columns following the pulse
     lo, hi = int(L.T0_X - 25), int(L.T0_X + 25)
-    seg = cols[lo:hi]
     empty = 0
-    for k, on in enumerate(seg):
+    for k, on in enumerate(cols[lo:hi]):
         if not on:
             empty += 1
         elif empty >= 6:
-            marks.append((float(lo + k) + STROKE_HALF, 0.0))  # the ink's edge is half a line before
+            x = float(lo + k) + STROKE_HALF  # the ink's edge is half a line before the line's centre
+            # trusted only beside a found pulse, at the printed gap from it (else it may be a label)
+            if p is not None and abs((x - p.x1) - (L.T0_X - PULSE_X[1])) <= 4:
+                marks.append((x, L.T0_X))
             break
         else:
             empty = 0
     if row < 3:
-        for k, xs in enumerate(L.SEPARATOR_X):
-            x0 = int(xs - 20)
-            win = ink[max(0, int(y_zero - 0.4 * L.PX_PER_MV)):int(y_zero + 0.4 * L.PX_PER_MV), x0:int(xs + 21)]
-            if win.size == 0:
-                continue
-            col = (win > 0.3).mean(axis=0)
-            j = int(col.argmax())
-            if col[j] > 0.85:
-                near = np.arange(max(0, j - 3), min(len(col), j + 4))
-                near = near[col[near] > 0.5 * col[j]]
-                marks.append((float(x0 + np.average(near, weights=col[near])), (k + 1) * L.SEGMENT_S))
+        for xs in L.SEPARATOR_X:
+            x = _separator_x(ink, y_zero, xs)
+            if x is not None:
+                marks.append((x, xs))
     x_end = L.T0_X + L.DURATION_S * L.PX_PER_S
     tail = np.where(cols[int(x_end - 30):int(x_end + 30)])[0]
     if len(tail) and tail[-1] < 59:
-        marks.append((float(int(x_end - 30) + tail[-1]) - STROKE_HALF, L.DURATION_S))
+        marks.append((float(int(x_end - 30) + tail[-1]) - STROKE_HALF, x_end))
     marks.sort()
-    good = marks
-    if len(good) >= 2:
-        xs = np.array([m[0] for m in good])
-        ts = np.array([m[1] for m in good])
-        slopes = np.diff(xs) / np.maximum(np.diff(ts), 1e-6)
-        if np.any(np.abs(slopes - L.PX_PER_S) > 0.06 * L.PX_PER_S):
-            return []  # not a consistent set (a pen or a finger can fake an end)
-    return good
+    if len(marks) >= 2:
+        obs = np.array([m[0] for m in marks])
+        ref = np.array([m[1] for m in marks])
+        slopes = np.diff(obs) / np.maximum(np.diff(ref), 1e-6)
+        wide = np.diff(ref) > 30  # the pulse's own two strokes are too close to judge a slope by
+        if np.any(wide & (np.abs(slopes - 1.0) > 0.06)):
+            return []
+    return marks
 
 
 def grid_period(page: np.ndarray) -> float | None:
@@ -269,7 +291,8 @@ def find_grid(page: np.ndarray, ink: np.ndarray | None = None) -> Grid:
     strokes = stroke_mask(ink)
     marks = []
     for r in range(4):
-        m = _row_marks(ink, strokes, r, baselines[r])
+        m = [(x, (ref - L.T0_X) / L.PX_PER_S) for x, ref in row_landmarks(ink, strokes, r, baselines[r])
+             if ref >= L.T0_X]
         # a row on the global time base within a pixel keeps it (a print or a scan)
         if m and max(abs(x - (t0 + t * px_per_s)) for x, t in m) <= 1.0:
             m = []

@@ -222,6 +222,10 @@ def _slope_energy(segs: list[_Seg], n: int, fs: int) -> np.ndarray:
     return np.convolve(e, np.ones(k) / k, mode="same")
 
 
+T_DELAY_MAX_S = 0.5  # a T wave's peak slope comes at most this long after its R wave's
+T_ENERGY_RATIO = 0.85  # ... and is at most this steep against it
+
+
 def _detect(e: np.ndarray, fs: int) -> np.ndarray:
     pk, _ = find_peaks(e, distance=int(REFRACTORY_S * fs))
     if len(pk) == 0:
@@ -244,6 +248,26 @@ def _detect(e: np.ndarray, fs: int) -> np.ndarray:
                     pk = np.delete(pk, i + 1 if b < a else i)
                     changed = True
                     break
+    return _drop_alternate_t(pk, e, fs)
+
+
+def _drop_alternate_t(pk: np.ndarray, e: np.ndarray, fs: int) -> np.ndarray:
+    """Every other detection a T wave (a faint photo's QRS barely steeper than its T): peaks that
+    alternate strong-weak at a fixed short delay after the strong one, the weak ones dropped. A PVC
+    in bigeminy is at least as steep as the beat before it, so it is kept."""
+    if len(pk) < 6:
+        return pk
+    for first in (0, 1):
+        strong, weak = pk[first::2], pk[1 - first::2]
+        pairs = [(s, w) for s in strong for w in weak if 0 < w - s <= T_DELAY_MAX_S * fs]
+        if len(pairs) < max(3, 0.8 * (len(pk) // 2)):
+            continue
+        delay = np.array([w - s for s, w in pairs]) / fs
+        weaker = np.mean([e[w] < T_ENERGY_RATIO * e[s] for s, w in pairs])
+        rr = np.diff(strong) / fs
+        if (delay.std() < 0.04 and delay.min() >= 0.15 and weaker >= 0.8
+                and rr.std() < 0.15 * rr.mean() and np.median(rr) > 1.6 * np.median(delay)):
+            return strong
     return pk
 
 

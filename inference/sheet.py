@@ -35,6 +35,8 @@ SMALL = 4  # the scoring warp is the canonical page at 1/SMALL
 MIN_SCORE = 0.35  # structure score of a usable sheet
 REFRAME_BELOW = 0.8  # best outline's score below which the outlines are reframed on the trace rows
 AS_IS_SCORE = 0.55  # a page-shaped picture scoring this as it is, is taken as it is
+REFINE_TOLERANCE = 0.05  # a refined page scoring this much below the outline's is not taken (the score
+#                          saturates near 1: smaller differences are noise)
 CHUNKS = 20  # zero-line measurements per row in the refinement
 ROWS_X = (60.0, 1544.0)  # the rows' ink extent as `_reframe` measures it on a page (quarter scale)
 MIN_PAGE_PX = 450  # the sheet's long side in the picture below which the traces are too thin to follow
@@ -265,34 +267,20 @@ def _reframe(image: np.ndarray, quad: np.ndarray) -> np.ndarray | None:
 
 
 # --------------------------------------------------------------------------------------- refine
-PULSE_X = (75.5, 88.0)  # the calibration pulses' rising and falling strokes on the canonical page
-
-
 def _row_x_map(ink: np.ndarray, row: int, y_obs: float) -> tuple[float, float] | None:
-    """(a, b) with canonical x = a * observed x + b for one row, from its vertical landmarks: the
-    calibration pulse's two strokes and (rows 1-3) the lead separators. None with fewer than two."""
-    from inference.grid import _pulse
+    """(a, b) with canonical x = a * observed x + b for one row, from its vertical landmarks
+    (`grid.row_landmarks`). None with fewer than two; only the offset when they span too little."""
+    from inference.grid import row_landmarks, stroke_mask
 
-    obs, ref = [], []
-    shift = y_obs - L.BASELINE_Y[row]
-    shifted = ink if abs(shift) < 1 else np.roll(ink, -int(round(shift)), axis=0)
-    p = _pulse(shifted, row)
-    if p is not None:
-        obs += [p.x0, p.x1]
-        ref += list(PULSE_X)
-    if row < 3:
-        ya, yb = int(y_obs - 0.5 * L.PX_PER_MV), int(y_obs + 0.3 * L.PX_PER_MV)
-        for xs in L.SEPARATOR_X:
-            x0 = int(xs - 30)
-            col = ink[max(0, ya):yb, x0:int(xs + 31)].mean(axis=0)
-            k = int(col.argmax())
-            if col[k] > 0.8:
-                obs.append(float(x0 + k))
-                ref.append(xs)
-    if len(obs) < 2 or max(ref) - min(ref) < 5:
+    ya, yb = int(max(0, y_obs - L.ROW_PITCH / 2)), int(y_obs + L.ROW_PITCH / 2)
+    strokes = np.zeros(ink.shape, bool)
+    strokes[ya:yb] = stroke_mask(ink[ya:yb])
+    marks = row_landmarks(ink, strokes, row, y_obs)
+    if len(marks) < 2:
         return None
-    if len(obs) == 2 and max(ref) - min(ref) < 50:  # only the pulse: trust the offset, not the scale
-        return 1.0, float(np.mean(np.array(ref) - np.array(obs)))
+    obs, ref = np.array(marks).T
+    if ref.max() - ref.min() < 300:  # the pulse and the start only: trust the offset, not the scale
+        return 1.0, float(np.mean(ref - obs))
     a, b = np.polyfit(obs, ref, 1)
     if not 0.8 < a < 1.25:
         return None
@@ -307,7 +295,7 @@ def _row_points(page: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
     inkf = ink_map(page)
     ink = inkf > 0.3
-    src, dst = [], []
+    src, dst, rows = [], [], []
     half = int(0.5 * L.ROW_PITCH)
     x_lo, x_hi = L.T0_X, L.T0_X + L.DURATION_S * L.PX_PER_S
     for r, y_ref in enumerate(L.BASELINE_Y):
@@ -330,8 +318,13 @@ def _row_points(page: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         fit = np.polyfit(arr[:, 0], arr[:, 1], 2)
         res = arr[:, 1] - np.polyval(fit, arr[:, 0])
         arr = arr[np.abs(res) < max(3.0, 2.5 * np.median(np.abs(res)))]
-        xmap = _row_x_map(inkf, r, float(np.polyval(fit, L.T0_X)))
-        a, b = xmap if xmap is not None else (1.0, 0.0)
+        rows.append((arr, y_ref, _row_x_map(inkf, r, float(np.polyval(fit, L.T0_X)))))
+    # a row without landmarks of its own takes the others' mean map (left as it is, it would pin the
+    # page's x where it wrongly is)
+    found = [m for _, _, m in rows if m is not None]
+    fill = tuple(np.mean(found, axis=0)) if found else (1.0, 0.0)
+    for arr, y_ref, xmap in rows:
+        a, b = xmap if xmap is not None else fill
         for xc, y in arr:
             src.append((xc, y))
             dst.append((a * xc + b, y_ref))
@@ -495,7 +488,7 @@ def find_sheet(image: np.ndarray) -> Sheet:
     page = _uncurl(image, h, page)
     small = cv2.resize(page, (L.PAGE_W // SMALL, L.PAGE_H // SMALL), interpolation=cv2.INTER_AREA)
     score = structure_score(small)
-    if score < best_score:  # the refinement made it worse (it can on a page that is hardly an ECG)
+    if score < best_score - REFINE_TOLERANCE:  # the refinement made it worse (a page hardly an ECG)
         page = cv2.warpPerspective(image, h0, (L.PAGE_W, L.PAGE_H), flags=cv2.INTER_LINEAR,
                                    borderMode=cv2.BORDER_REPLICATE)
         h, score = h0, best_score
