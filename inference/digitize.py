@@ -6,14 +6,21 @@ to a disconnected run (a deep S wave of the row above reaching down, a lead labe
 costs its distance. The darkest pixel is never taken blindly. Columns without ink (a gap, a lead
 separator) hold the last position and count as untraced.
 
-Within a column the stroke spans [top, bottom]; the signal there is the top at a peak, the bottom at
-a trough and the entry/exit ends on a slope, so narrow R waves keep their height. Values are turned
-into mV with the grid's scale (calibration pulses), placed at 500 Hz on the 10 s axis and referred to
-the lead's flat (isoelectric) level. A lead whose stroke was not found is marked, not invented.
+Then the stroke's centre line is read at sub-pixel precision from its grey ink coverage (the red
+channel against the paper, linear: antialiased and blurred edges carry the position), in the direction
+across it: a flat column gives its ink's centroid, a peak's or a trough's column its outer edge minus
+half the line width (an R wave keeps its height), and where the stroke is steep each pixel row between
+two such points gives the time the stroke crosses it (a QRS slope spans dozens of rows within one or two
+columns). Rows where a narrow wave's up- and down-stroke merge give the two strokes' centres from the
+merged segment's edges, and each monotone piece is put in order along the curve, so that the slopes of a
+narrow wave do not interleave. Values are turned into mV with the grid's scale (calibration pulses),
+placed at 500 Hz on the 10 s axis and referred to the lead's flat (isoelectric) level. A lead whose
+stroke was not found is marked, not invented.
 """
 
 from __future__ import annotations
 
+import cv2
 import numpy as np
 
 from inference import layout as L
@@ -30,10 +37,12 @@ MAX_INTERP_GAP_PX = 10  # shorter untraced gaps are bridged linearly (about 70 m
 MIN_TRACED = 0.6  # a lead with less traced is marked not ok
 RHYTHM_MAX_RESIDUAL = 0.6  # strip-minus-lead RMS over the lead's RMS that still names the strip
 RHYTHM_MARGIN = 0.8  # ... and at most this share of the runner-up's residual
-STROKE_HALF = 1.5  # px: half the printed line width
-STEEP_RUN_PX = 8  # a column run longer than this is a steep slope (see steep_samples)
-SEGMENT_REACH = 8  # px either side searched for a steep stroke's horizontal segment
-MAX_SEGMENT_PX = 7  # a horizontal segment wider than this is not a steep stroke's cross-section
+STROKE_HALF = 1.5  # px: half the printed line width (when no stroke was measured)
+GREY_PAD = 2  # px beyond a run's inked pixels that hold its antialiased or blurred edge
+THIN_SLACK = 1.2  # px a column's ink may exceed one stroke's width and still be a flat column
+SEGMENT_FLOOR = 0.15  # grey level (of the stroke's darkest) of a row segment's pixels
+MERGE_SLACK = 0.75  # px a row segment may exceed one stroke's width before it is read as two strokes
+MIN_CONTRAST = 20.0  # grey levels of paper minus ink below which a column's ink is not stretched to 1
 
 
 def _column_runs(band: np.ndarray) -> list[np.ndarray]:
@@ -102,58 +111,166 @@ def track_row(ink: np.ndarray, y_zero: float, x0: int, x1: int, masked: np.ndarr
     return tops + ya, bots + ya, connected
 
 
-def column_samples(tops: np.ndarray, bots: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """(x, y) of the stroke in each column. Where the run is no taller than the stroke, its centre.
-    Where it is taller (the signal moved within the column), the stroke's upper edge at a peak of
-    that edge (a local minimum of the run tops: an R wave's tip, even when the up- and down-strokes
-    overlap in several columns), its lower edge at a trough, and otherwise the centre (slopes get
-    their times from `steep_samples`)."""
-    top = tops + STROKE_HALF
-    bot = bots - STROKE_HALF
-    mid = (tops + bots) / 2
-    thin = top >= bot
+def _stroke_extent(mask: np.ndarray, tops: np.ndarray, bots: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(first, last) inked row of each traced column within the span of its own and its neighbours'
+    chosen runs: where a narrow wave's up- and down-stroke pass one column as separate runs, the Viterbi
+    path holds only one of them, but the stroke is all of them."""
+    ok = np.isfinite(tops)
+    t = np.where(ok, tops, np.inf)
+    b = np.where(ok, bots, -np.inf)
+    lo = np.minimum(np.minimum(t, np.r_[t[1:], np.inf]), np.r_[np.inf, t[:-1]])
+    hi = np.maximum(np.maximum(b, np.r_[b[1:], -np.inf]), np.r_[-np.inf, b[:-1]])
+    rows = np.arange(mask.shape[0], dtype=float)[:, None]
+    on = mask & (rows >= lo[None]) & (rows <= hi[None]) & ok[None]
+    any_on = on.any(axis=0)
+    first = np.where(any_on, on.argmax(axis=0), np.nan)
+    last = np.where(any_on, mask.shape[0] - 1 - on[::-1].argmax(axis=0), np.nan)
+    return np.where(ok, first, np.nan), np.where(ok, last, np.nan)
+
+
+def _stroke_grey(red: np.ndarray, tops: np.ndarray, bots: np.ndarray) -> np.ndarray:
+    """The followed stroke's ink coverage in [0, 1] from the page's red channel (linear, unlike the
+    thresholded ink map, so antialiased and blurred edges keep the sub-pixel position): each column's
+    paper level (the mean away from the stroke) against the stroke's full darkness (the darkest pixel of
+    the column, a median over 31 columns: one column's may be a narrow tip's lighter ink). Zero beyond
+    the stroke's extent plus its edges (GREY_PAD px) so that grid dots and other rows' ink stay out."""
+    red = red.astype(np.float32)
+    rows = np.arange(red.shape[0], dtype=float)[:, None]
+    t, b = tops[None], bots[None]  # NaN (held columns) compares False
+    near = (rows >= t - GREY_PAD) & (rows <= b + GREY_PAD)
+    near = cv2.dilate(near.astype(np.uint8), np.ones((1, 3), np.uint8)).astype(bool)  # a steep stroke's sides
+    away = ~cv2.dilate(near.astype(np.uint8), np.ones((5, 5), np.uint8)).astype(bool)
+    paper = (red * away).sum(axis=0) / np.maximum(away.sum(axis=0), 1)
+    inside = (rows >= t) & (rows <= b)
+    darkest = np.where(inside, red, 255.0).min(axis=0)
+    contrast = np.clip(paper - darkest, 0, 255).astype(np.uint8)[None]
+    contrast = cv2.medianBlur(np.ascontiguousarray(contrast), 31 if contrast.shape[1] >= 31 else 1)[0]
+    cov = (paper[None] - red) / np.maximum(contrast.astype(np.float32), MIN_CONTRAST)[None]
+    return np.where(near, np.clip(cov, 0.0, 1.0), 0.0)
+
+
+def column_points(grey: np.ndarray, tops: np.ndarray, bots: np.ndarray
+                  ) -> tuple[np.ndarray, np.ndarray, float, tuple[np.ndarray, np.ndarray, np.ndarray]]:
+    """(x and y per column, NaN where the column gives none; the stroke's width; the row segments) from
+    the grey ink.
+
+    A flat column (its ink no taller than one stroke, with some slack for a gentle slope) gives its ink's
+    centroid. A taller column gives a point only at a turning point: at a peak (its upper edge higher than
+    both neighbours': an R wave's tip) the edge plus half a stroke width, at a trough the lower edge minus
+    it; elsewhere the stroke is steep and the rows time it (`row_points`). Edges are sub-pixel: the grey
+    ink within two pixels outside a run's first inked pixel is the edge's partial coverage. A turning
+    point's x is that of the row segment through it (a narrow tip lies anywhere within its column)."""
+    h, n = grey.shape
+    ok = np.isfinite(tops)
+    t = np.where(ok, tops, 0).astype(int)
+    b = np.where(ok, bots, 0).astype(int)
+    c0 = np.vstack([np.zeros((1, n)), np.cumsum(grey, axis=0)])  # c0[k] = sum of rows < k
+    c1 = np.vstack([np.zeros((1, n)), np.cumsum(grey * np.arange(h)[:, None], axis=0)])
+    cols = np.arange(n)
+
+    def s(a, k):
+        return a[np.clip(k, 0, h), cols]
+
+    mass = s(c0, b + 3) - s(c0, t - 2)
+    centroid = (s(c1, b + 3) - s(c1, t - 2)) / np.maximum(mass, 1e-6)
+    upper = t + 0.5 - (s(c0, t + 1) - s(c0, t - 2))
+    lower = b - 0.5 + (s(c0, b + 3) - s(c0, b))
+    column_width = float(np.median(mass[ok])) if ok.any() else 2 * STROKE_HALF
     inf = np.inf
+    up = np.where(ok, upper, inf)
+    lo = np.where(ok, lower, -inf)
+    flat = ok & (mass <= column_width + THIN_SLACK)
+    peak = ok & ~flat & (up <= np.r_[inf, up[:-1]]) & (up <= np.r_[up[1:], inf])
+    trough = ok & ~flat & ~peak & (lo >= np.r_[-inf, lo[:-1]]) & (lo >= np.r_[lo[1:], -inf])
+    segments, width = _row_segments(grey, column_width)
+    y = np.where(flat, centroid, np.where(peak, upper + width / 2, np.where(trough, lower - width / 2, np.nan)))
+    x = cols.astype(float)
+    turn = np.where(peak | trough)[0]
+    if len(turn) and len(segments[0]):
+        tip_x, dist = _nearest(np.round(y[turn]), x[turn], segments[0], (segments[1] + segments[2]) / 2)
+        x[turn] = np.where(dist <= 1.0, np.clip(tip_x, turn - 0.5, turn + 0.5), x[turn])
+    return x, y, width, segments
 
-    def nb(a, k, fill):
-        a = np.where(np.isfinite(a), a, fill)
-        return np.r_[np.full(k, fill), a[:-k]], np.r_[a[k:], np.full(k, fill)]
 
-    t1, t2 = nb(tops, 1, inf)
-    b1, b2 = nb(bots, 1, -inf)
-    peak = ~thin & (tops <= t1) & (tops <= t2)
-    trough = ~thin & (bots >= b1) & (bots >= b2) & ~peak
-    y = np.where(peak, top, np.where(trough, bot, mid))
-    return np.arange(len(tops), dtype=float), y
+def _row_segments(grey: np.ndarray, column_width: float) -> tuple[tuple[np.ndarray, np.ndarray, np.ndarray], float]:
+    """The stroke's candidate centres in every pixel row, sorted by row then x: (row, x, x) of a
+    horizontal ink segment no wider than one stroke (its centroid), (row, left, right) of a wider one:
+    the centres of the strokes at its two ends, its sub-pixel edges -/+ half a stroke (the up- and the
+    down-stroke of a narrow wave merged, or a steep stroke running into a flat one in that row).
+
+    And the line's width: the median ink of the short segments (a steep stroke's cross-sections; flat
+    parts make long ones). A flat column's ink is wider (JPEG and antialiasing blur a flat stroke's
+    edges more), so that one only says which columns are flat; this one is how far a tip's edge lies
+    outside its centre."""
+    h, n = grey.shape
+    on = grey > SEGMENT_FLOOR
+    d = np.diff(np.pad(on, ((0, 0), (1, 1))).astype(np.int8), axis=1)
+    rs, xs = np.nonzero(d == 1)  # row-major: sorted by row, then column
+    _, xe = np.nonzero(d == -1)
+    zero = np.zeros((h, 1), np.float32)
+    c0 = np.hstack([zero, np.cumsum(grey, axis=1)])
+    c1 = np.hstack([zero, np.cumsum(grey * np.arange(n)[None], axis=1)])
+    mass = c0[rs, xe] - c0[rs, xs]
+    centre = (c1[rs, xe] - c1[rs, xs]) / np.maximum(mass, 1e-6)
+    # an edge's partial coverage lies in the segment's outer two pixels (the second is usually full)
+    left = xs + 1.5 - (c0[rs, np.minimum(xs + 2, xe)] - c0[rs, xs])
+    right = xe - 2.5 + (c0[rs, xe] - c0[rs, np.maximum(xe - 2, xs)])
+    short = mass[(mass > 1.0) & (mass < column_width + 0.3)]
+    width = float(np.median(short)) if len(short) >= 20 else column_width
+    wide = mass > width + MERGE_SLACK
+    return (rs, np.where(wide, left + width / 2, centre), np.where(wide, right - width / 2, centre)), width
 
 
-def steep_samples(mask: np.ndarray, tops: np.ndarray, bots: np.ndarray, x0: int) -> tuple[np.ndarray, np.ndarray]:
-    """Extra (x, y) points where the stroke is steep (a QRS slope): there a column's run spans the
-    stroke's whole rise, so the column gives the wrong time; each pixel row of the run gives the right
-    one instead, as the centre of the short horizontal ink segment it belongs to."""
-    steep = np.where(np.isfinite(tops) & (bots - tops > STEEP_RUN_PX))[0]
-    if len(steep) == 0:
+def _nearest(rows: np.ndarray, xs: np.ndarray, c_row: np.ndarray, c_x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """For each (row, x) query, the candidate x nearest it in the same row, and its distance (inf: none).
+    The candidates must be sorted by row, then x."""
+    span = float(max(np.max(c_x, initial=0), np.max(xs, initial=0))) + 10.0
+    keys = c_row * span + c_x
+    k = np.searchsorted(keys, rows * span + xs)
+    left, right = np.clip(k - 1, 0, len(keys) - 1), np.clip(k, 0, len(keys) - 1)
+    dl = np.where(c_row[left] == rows, np.abs(c_x[left] - xs), np.inf)
+    dr = np.where(c_row[right] == rows, np.abs(c_x[right] - xs), np.inf)
+    pick = np.where(dl <= dr, left, right)
+    return c_x[pick], np.minimum(dl, dr)
+
+
+def row_points(segments: tuple[np.ndarray, np.ndarray, np.ndarray], col_x: np.ndarray, col_y: np.ndarray,
+               traced: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(x, y) of the steep parts, between each two consecutive column points (`column_points`) that are
+    far apart in height: one point per pixel row in between, the stroke's centre in that row (of the
+    candidates of `_row_segments`, the one nearest the straight line between the two). Along one such
+    piece the signal is monotone, so its xs (sorted) are paired with its ys sorted the same way: the
+    points follow the stroke in order, and a point's x noise cannot fold the curve back on itself."""
+    ci = np.where(np.isfinite(col_y))[0]
+    if len(ci) < 2:
         return np.zeros(0), np.zeros(0)
-    xs_all, ys_all = [], []
-    w = mask.shape[1]
-    for i in steep:
-        xa, xb = max(0, x0 + i - SEGMENT_REACH), min(w, x0 + i + SEGMENT_REACH + 1)
-        ya, yb = int(tops[i]), int(bots[i]) + 1
-        win = mask[ya:yb, xa:xb]
-        c = x0 + i - xa
-        if not win[:, c].any():
-            continue
-        # per pixel row: the horizontal ink run through column c, its ends found by scanning out
-        left = np.where(~win[:, :c + 1][:, ::-1], np.arange(c + 1)[None, :], c + 1).min(axis=1)
-        right = np.where(~win[:, c:], np.arange(win.shape[1] - c)[None, :], win.shape[1] - c).min(axis=1)
-        on = win[:, c] & (left + right - 1 <= MAX_SEGMENT_PX)
-        centre = c + (right - left) / 2.0
-        xs_all.append(xa + centre[on] - x0)
-        ys_all.append(np.arange(ya, yb)[on].astype(float))
-    if not xs_all:
+    cx, cy = col_x[ci], col_y[ci]
+    holes = np.cumsum(~traced)
+    xp, xq, yp, yq = cx[:-1], cx[1:], cy[:-1], cy[1:]
+    lo = np.floor(np.minimum(yp, yq)).astype(int) + 1
+    hi = np.ceil(np.maximum(yp, yq)).astype(int) - 1
+    steep = (holes[ci[1:]] == holes[ci[:-1]]) & (np.abs(yq - yp) >= 2) & (np.abs(yq - yp) > xq - xp) & (hi >= lo)
+    if not steep.any():
         return np.zeros(0), np.zeros(0)
-    xs, ys = np.concatenate(xs_all), np.concatenate(ys_all)
-    key = np.unique(np.round(np.c_[xs * 4, ys]).astype(np.int64), axis=0, return_index=True)[1]
-    return xs[key], ys[key]
+    xp, xq, yp, yq, lo, hi = xp[steep], xq[steep], yp[steep], yq[steep], lo[steep], hi[steep]
+    counts = hi - lo + 1
+    piece = np.repeat(np.arange(len(xp)), counts)
+    row = lo[piece] + np.arange(counts.sum()) - np.repeat(np.cumsum(counts) - counts, counts)
+    x_line = xp[piece] + (row - yp[piece]) / (yq[piece] - yp[piece]) * (xq[piece] - xp[piece])
+    # the candidate nearest the line in the same row
+    seg_row, seg_a, seg_b = segments
+    c_row = np.repeat(seg_row, 2)
+    c_x = np.stack([seg_a, seg_b], axis=1).ravel()
+    order = np.lexsort((c_x, c_row))
+    x, dist = _nearest(row, x_line, c_row[order], c_x[order])
+    good = (dist < np.inf) & (x >= xp[piece] - 1) & (x <= xq[piece] + 1)
+    piece, row = piece[good], row[good].astype(float)
+    x = np.clip(x[good], xp[piece], xq[piece])
+    # monotone pairing within each piece: x ascending with y in the piece's direction
+    rising = np.sign(yq - yp)[piece]
+    x = x[np.lexsort((x, piece))]
+    y = row[np.lexsort((row * rising, piece))]
+    return x, y
 
 
 def _bridge_short_gaps(y: np.ndarray, max_gap: int) -> np.ndarray:
@@ -195,11 +312,12 @@ def _lead_signal(name: str, start_s: float, values: np.ndarray, traced: np.ndarr
                       confidence=float(conf), ok=bool(ok))
 
 
-def _row_signal(ink: np.ndarray, grid: Grid, row: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(10 s signal in mV at FS before zeroing, traced flag per sample, connected flag per sample)."""
+def _row_signal(red: np.ndarray, mask: np.ndarray, grid: Grid, row: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(10 s signal in mV at FS before zeroing, traced flag per sample, connected flag per sample) from
+    the page's red channel and the stroke mask."""
     x0 = int(round(grid.t0_x))
     x1 = int(round(grid.x_of(L.DURATION_S))) + 1
-    x1 = min(x1, ink.shape[1] - 1)
+    x1 = min(x1, mask.shape[1] - 1)
     xs = np.arange(x0, x1)
     masked = np.zeros(len(xs), bool)
     if row < 3:
@@ -207,16 +325,19 @@ def _row_signal(ink: np.ndarray, grid: Grid, row: int) -> tuple[np.ndarray, np.n
         for s in seps:
             masked |= np.abs(xs - s) <= SEPARATOR_HALF
     pitch = L.ROW_PITCH * grid.px_per_mv / L.PX_PER_MV
-    tops, bots, conn = track_row(ink, grid.baselines_y[row], x0, x1, masked, up_px=0.85 * pitch, down_px=0.75 * pitch)
-    px, py = column_samples(tops, bots)
-    sx, sy = steep_samples(ink, tops, bots, x0)
-    if len(sx):
-        steep = np.isin(np.arange(len(px)), np.where(bots - tops > STEEP_RUN_PX)[0])
-        mid = (tops + bots) / 2
-        extreme = np.abs(py - mid) > 0.5  # a tip or a trough, kept: the slope points don't reach it
-        keep = ~steep | extreme
-        px = np.r_[px[keep], sx]
-        py = np.r_[py[keep], sy]
+    tops, bots, conn = track_row(mask, grid.baselines_y[row], x0, x1, masked, up_px=0.85 * pitch, down_px=0.75 * pitch)
+    traced_cols = np.isfinite(tops)
+    px, py = np.zeros(0), np.zeros(0)
+    if traced_cols.any():
+        ya = int(max(0, np.nanmin(tops) - GREY_PAD - 1))
+        yb = int(min(mask.shape[0], np.nanmax(bots) + GREY_PAD + 2))
+        top, bot = _stroke_extent(mask[ya:yb, x0:x1], tops - ya, bots - ya)
+        grey = _stroke_grey(red[ya:yb, x0:x1], top, bot)
+        col_x, col_y, width, segments = column_points(grey, top, bot)
+        rx, ry = row_points(segments, col_x, col_y, traced_cols)
+        has = np.isfinite(col_y)
+        px = np.r_[col_x[has], rx]
+        py = np.r_[col_y[has], ry] + ya
         order = np.argsort(px, kind="stable")
         px, py = px[order], py[order]
     n = int(round(L.DURATION_S * L.FS))
@@ -300,12 +421,13 @@ def digitize(page: np.ndarray, grid: Grid | None = None, ink: np.ndarray | None 
     """The 12 leads and the rhythm strip of a level canonical page."""
     ink = ink_map(page) if ink is None else ink
     grid = find_grid(page, ink) if grid is None else grid
-    ink = stroke_mask(ink)
+    mask = stroke_mask(ink)
+    red = page[..., 0] if page.ndim == 3 else page
     seg_n = int(round(L.SEGMENT_S * L.FS))
     leads: dict[str, LeadSignal] = {}
     rhythm = None
     for row in range(4):
-        mv, traced, connected = _row_signal(ink, grid, row)
+        mv, traced, connected = _row_signal(red, mask, grid, row)
         if row == L.RHYTHM_ROW:
             conf = float(connected[traced].mean()) if traced.any() else 0.0
             rhythm = _lead_signal("rhythm", 0.0, mv, traced, conf)
@@ -317,7 +439,7 @@ def digitize(page: np.ndarray, grid: Grid | None = None, ink: np.ndarray | None 
             leads[name] = _lead_signal(name, c * L.SEGMENT_S, mv[sl].copy(), tr, conf)
     assert rhythm is not None
     ordered = {name: leads[name] for name in L.LEADS}
-    label = printed_rhythm_label(ink, grid)
+    label = printed_rhythm_label(mask, grid)
     if label is None and rhythm.ok:
         label = rhythm_label(ordered, rhythm.signal)
     return Digitized(leads=ordered, rhythm=rhythm, rhythm_lead=label, px_per_mv=grid.px_per_mv,

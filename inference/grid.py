@@ -274,9 +274,11 @@ def find_grid(page: np.ndarray, ink: np.ndarray | None = None) -> Grid:
     seps = _separators(ink)
     idx = [i for i, s in enumerate(seps) if np.isfinite(s)]
     if len(idx) >= 2:
-        ks, xs = np.array(idx, float) + 1.0, np.array([seps[i] for i in idx])
-        slope, icpt = np.polyfit(ks, xs, 1)  # x = t0 + k * column width
-        px_per_s = slope / L.SEGMENT_S
+        # fitted against the separators' printed places, not k * 2.5 s: the middle one is printed half a
+        # pixel off the time grid, which would shift t = 0 by a sixth of a pixel (half a sample)
+        ref, xs = np.array([L.SEPARATOR_X[i] - L.T0_X for i in idx]), np.array([seps[i] for i in idx])
+        slope, icpt = np.polyfit(ref, xs, 1)  # x = t0 + slope * canonical offset from t = 0
+        px_per_s = slope * L.PX_PER_S
         t0 = icpt
         if abs(px_per_s - L.PX_PER_S) > 0.08 * L.PX_PER_S:
             px_per_s, t0, time_source = L.PX_PER_S, L.T0_X, "layout"
@@ -284,7 +286,7 @@ def find_grid(page: np.ndarray, ink: np.ndarray | None = None) -> Grid:
             time_source = "separators"
     elif len(idx) == 1:
         px_per_s = L.PX_PER_S
-        t0 = seps[idx[0]] - (idx[0] + 1) * L.SEGMENT_S * px_per_s
+        t0 = seps[idx[0]] - (L.SEPARATOR_X[idx[0]] - L.T0_X)
         time_source = "separators"
     else:
         px_per_s, t0, time_source = L.PX_PER_S, L.T0_X, "layout"
