@@ -357,3 +357,60 @@ def test_digitizer_like_trace():
     assert abs(m.heart_rate_bpm - ref.true_rate) <= 2
     assert abs(m.qrs_ms - 100) <= 12 and abs(m.pr_ms - 200) <= 20 and abs(m.qt_ms - ref.qt_ms) <= 30
     assert abs(m.leads["V3"].st_mv - 0.2) < 0.05 and abs(m.leads["V5"].st_mv) < 0.05
+
+
+# --------------------------------------------------------------------------- robustness
+
+
+def test_wide_qrs_with_pvcs_and_a_low_strip():
+    """A wide QRS (150 ms, bundle-branch-like), a PVC every 4th beat and a rhythm strip whose QRS is
+    barely 0.2 mV: the strip's R tip is no time mark, the slope energy of all rows is."""
+    low_iii = {"III": {"r_mv": 0.2, "t_mv": 0.05}}
+    sig, ref = twelve_lead(hr=55, qrs=150, qt=480, seed=21, pvc_every=4, per_lead=low_iii)
+    m = measure(page(sig, rhythm_lead="III", noise=0.02, seed=21))
+    assert abs(m.heart_rate_bpm - ref.true_rate) <= 2.0
+    assert abs(m.qrs_ms - 150) <= 12, m.qrs_ms
+    assert all(m.leads[k].st_mv is not None and abs(m.leads[k].st_mv) < 0.05 for k in L.LEADS), m.leads
+
+
+@pytest.mark.parametrize("shift_ms", [-30, 20, 40])
+def test_leads_out_of_step_do_not_stretch_the_qrs(shift_ms):
+    """A photo leaves some lead windows a few pixels off in time: two leads shifted by `shift_ms`."""
+    sig, ref = twelve_lead(hr=75, qrs=90, seed=22, per_lead={"V3": {"st_mv": 0.2}})
+    d = page(sig, noise=0.02, seed=22)
+    k = int(round(shift_ms / 1000 * FS))
+    leads = dict(d.leads)
+    for name in ("I", "V2"):
+        leads[name] = LeadSignal(name, leads[name].start_s, np.roll(leads[name].signal, k), 1.0, 0.9, True)
+    m = measure(Digitized(leads=leads, rhythm=d.rhythm, rhythm_lead=d.rhythm_lead))
+    assert abs(m.qrs_ms - 90) <= 12, m.qrs_ms
+    assert abs(m.leads["V3"].st_mv - true_st(sig, ref, 90, "V3")) < 0.05
+    assert abs(m.heart_rate_bpm - ref.true_rate) <= 2.0
+
+
+def test_long_pr_and_narrow_qrs():
+    sig, ref = twelve_lead(hr=58, pr=300, qrs=76, seed=23)
+    m = measure(page(sig, noise=0.02, seed=23))
+    assert abs(m.pr_ms - 300) <= 20, m.pr_ms
+    assert abs(m.qrs_ms - 76) <= 12, m.qrs_ms
+
+
+def test_irregularly_irregular_has_no_pr():
+    sig, _ = twelve_lead(hr=110, rhythm="af", seed=24)
+    m = measure(page(sig, noise=0.03, seed=24))
+    assert m.irregularly_irregular is True and m.pr_ms is None
+    assert m.qrs_ms is not None and abs(m.qrs_ms - 90) <= 12
+
+
+def test_rows_out_of_step_give_the_width_of_the_aligned_complexes():
+    """Half the leads off in time (two whole rows of a photo: 30 ms late and 30 ms early) -- more than
+    the trimmed spatial slope can leave out -- and the QRS is still its own width, not the union's."""
+    sig, _ = twelve_lead(hr=70, qrs=96, seed=25)
+    d = page(sig, noise=0.02, seed=25)
+    k = int(0.030 * FS)
+    leads = dict(d.leads)
+    for row, shift in ((0, k), (2, -k)):
+        for name in L.ROWS[row]:
+            leads[name] = LeadSignal(name, leads[name].start_s, np.roll(leads[name].signal, shift), 1.0, 0.9, True)
+    m = measure(Digitized(leads=leads, rhythm=d.rhythm, rhythm_lead=d.rhythm_lead))
+    assert abs(m.qrs_ms - 96) <= 12, m.qrs_ms
