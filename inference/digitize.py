@@ -1,21 +1,23 @@
 """Step 3 of reading a page: the traces on the level sheet -> 12 lead signals and the rhythm strip in mV.
 
 Each printed row is followed as *one stroke*, column by column, with a Viterbi path over the ink runs
-of every column: a run that touches the previous column's run continues the stroke at no cost, a jump
+of every column (`trace_mask`: darkness against a paper level that a photo's blurred strokes do not
+sink into): a run that touches the previous column's run continues the stroke at no cost, a jump
 to a disconnected run (a deep S wave of the row above reaching down, a lead label, a grid dot, a pen)
 costs its distance. The darkest pixel is never taken blindly. Columns without ink (a gap, a lead
 separator) hold the last position and count as untraced.
 
 Then the stroke's centre line is read at sub-pixel precision from its grey ink coverage (the red
 channel against the paper, linear: antialiased and blurred edges carry the position), in the direction
-across it: a flat column gives its ink's centroid, a peak's or a trough's column its outer edge minus
-half the line width (an R wave keeps its height), and where the stroke is steep each pixel row between
-two such points gives the time the stroke crosses it (a QRS slope spans dozens of rows within one or two
-columns). Rows where a narrow wave's up- and down-stroke merge give the two strokes' centres from the
+across it: a flat column gives its ink's centroid, a peak's or a trough's column its outer edge (where
+the tip's ink falls to half its own, unmoved by blur) minus half the line width (an R wave keeps its
+height), and where the stroke is steep each pixel row between two such points gives the time the stroke
+crosses it (a QRS slope spans dozens of rows within one or two columns). Rows where a narrow wave's up- and down-stroke merge give the two strokes' centres from the
 merged segment's edges, and each monotone piece is put in order along the curve, so that the slopes of a
 narrow wave do not interleave. Values are turned into mV with the grid's scale (calibration pulses),
-placed at 500 Hz on the 10 s axis and referred to the lead's flat (isoelectric) level. A lead whose
-stroke was not found is marked, not invented.
+placed at 500 Hz on the 10 s axis against the row's zero line (the calibration pulse's foot: the print's
+own zero), or against the lead's flat (isoelectric) level where that lies clearly off it (a row without
+a pulse, a photo's residual bend). A lead whose stroke was not found is marked, not invented.
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ import cv2
 import numpy as np
 
 from inference import layout as L
-from inference.grid import Grid, find_grid, ink_map, stroke_mask
+from inference.grid import LOCAL_FLOOR, MIN_BLOB_PX, Grid, find_grid, ink_map, stroke_mask
 from inference.signals import Digitized, LeadSignal
 
 INK_THRESHOLD = 0.30
@@ -34,6 +36,7 @@ HOLD_COST = 6.0  # per column without a usable run
 BASELINE_PULL = 0.02  # per pixel away from the row's zero line (a weak prior)
 SEPARATOR_HALF = 3  # columns masked either side of a lead separator
 MAX_INTERP_GAP_PX = 10  # shorter untraced gaps are bridged linearly (about 70 ms)
+MAX_ZERO_OFFSET_MV = 0.1  # a lead's flat level this far from the pulse's foot re-zeroes it
 MIN_TRACED = 0.6  # a lead with less traced is marked not ok
 RHYTHM_MAX_RESIDUAL = 0.6  # strip-minus-lead RMS over the lead's RMS that still names the strip
 RHYTHM_MARGIN = 0.8  # ... and at most this share of the runner-up's residual
@@ -42,6 +45,10 @@ GREY_PAD = 2  # px beyond a run's inked pixels that hold its antialiased or blur
 THIN_SLACK = 1.2  # px a column's ink may exceed one stroke's width and still be a flat column
 SEGMENT_FLOOR = 0.15  # grey level (of the stroke's darkest) of a row segment's pixels
 MERGE_SLACK = 0.75  # px a row segment may exceed one stroke's width before it is read as two strokes
+PAPER_CLOSE = 21  # px: the paper level's closing, wider than a blurred stroke
+TRACE_LEVEL = 0.35  # of the local strongest darkness: a stroke pixel
+TIP_REACH = 6  # px beyond a tip's first inked pixel that its blurred edge is looked for
+TIP_BODY = 6  # px inside a tip whose darkest is the tip's own darkness
 MIN_CONTRAST = 20.0  # grey levels of paper minus ink below which a column's ink is not stretched to 1
 
 
@@ -132,8 +139,9 @@ def _stroke_grey(red: np.ndarray, tops: np.ndarray, bots: np.ndarray) -> np.ndar
     """The followed stroke's ink coverage in [0, 1] from the page's red channel (linear, unlike the
     thresholded ink map, so antialiased and blurred edges keep the sub-pixel position): each column's
     paper level (the mean away from the stroke) against the stroke's full darkness (the darkest pixel of
-    the column, a median over 31 columns: one column's may be a narrow tip's lighter ink). Zero beyond
-    the stroke's extent plus its edges (GREY_PAD px) so that grid dots and other rows' ink stay out."""
+    the column, a median over 31 columns: one column's may be a narrow tip's lighter ink). Returned
+    twice: zero beyond the stroke's extent plus its edges (GREY_PAD px) so that grid dots and other rows'
+    ink stay out, and whole (a blurred tip's edge lies further out: `_tip_edges`)."""
     red = red.astype(np.float32)
     rows = np.arange(red.shape[0], dtype=float)[:, None]
     t, b = tops[None], bots[None]  # NaN (held columns) compares False
@@ -145,11 +153,37 @@ def _stroke_grey(red: np.ndarray, tops: np.ndarray, bots: np.ndarray) -> np.ndar
     darkest = np.where(inside, red, 255.0).min(axis=0)
     contrast = np.clip(paper - darkest, 0, 255).astype(np.uint8)[None]
     contrast = cv2.medianBlur(np.ascontiguousarray(contrast), 31 if contrast.shape[1] >= 31 else 1)[0]
-    cov = (paper[None] - red) / np.maximum(contrast.astype(np.float32), MIN_CONTRAST)[None]
-    return np.where(near, np.clip(cov, 0.0, 1.0), 0.0)
+    cov = np.clip((paper[None] - red) / np.maximum(contrast.astype(np.float32), MIN_CONTRAST)[None], 0.0, 1.0)
+    return np.where(near, cov, 0.0), cov
 
 
-def column_points(grey: np.ndarray, tops: np.ndarray, bots: np.ndarray
+def _tip_edges(cov: np.ndarray, cols: np.ndarray, start: np.ndarray, step: int) -> np.ndarray:
+    """The sub-pixel outer edge of narrow tips: going outward (step -1: up, +1: down) from `start` (a
+    row inside the stroke) in columns `cols`, where the tip's ink falls to half its own darkness (the
+    strongest within TIP_BODY rows inside). Blur (a photo's 7 px) spreads a tip's ink outward and fades
+    it, but a symmetric blur keeps the half level of an edge where the edge is; a global ink threshold
+    does not (a narrow tip's faint end is cut)."""
+    h = cov.shape[0]
+    if len(cols) == 0:
+        return np.zeros(0)
+    # per tip, the column's profile from outward (j = 0, TIP_REACH rows out) to inward (TIP_BODY rows in)
+    j = np.arange(TIP_REACH + TIP_BODY + 1)
+    rows = np.clip(start[:, None] + step * (TIP_REACH - j)[None], 0, h - 1)
+    prof = cov[rows, cols[:, None]]
+    body = prof[:, TIP_REACH:].max(axis=1)
+    inner = TIP_REACH + prof[:, TIP_REACH:].argmax(axis=1)
+    half = body / 2
+    # the outermost crossing of half the body's ink between the body and outside
+    below = (prof < half[:, None]) & (j[None] < inner[:, None])
+    found = below.any(axis=1)
+    jc = np.where(found, j[-1] - np.argmax(below[:, ::-1], axis=1), 0)  # the last row under half
+    k = np.arange(len(cols))
+    lo, hi = prof[k, jc], prof[k, np.minimum(jc + 1, j[-1])]
+    frac = np.where(found, np.clip((half - lo) / np.maximum(hi - lo, 1e-6), 0, 1), 0.0)
+    return start + step * (TIP_REACH - (jc + frac))
+
+
+def column_points(grey: np.ndarray, tops: np.ndarray, bots: np.ndarray, cov: np.ndarray
                   ) -> tuple[np.ndarray, np.ndarray, float, tuple[np.ndarray, np.ndarray, np.ndarray]]:
     """(x and y per column, NaN where the column gives none; the stroke's width; the row segments) from
     the grey ink.
@@ -157,9 +191,11 @@ def column_points(grey: np.ndarray, tops: np.ndarray, bots: np.ndarray
     A flat column (its ink no taller than one stroke, with some slack for a gentle slope) gives its ink's
     centroid. A taller column gives a point only at a turning point: at a peak (its upper edge higher than
     both neighbours': an R wave's tip) the edge plus half a stroke width, at a trough the lower edge minus
-    it; elsewhere the stroke is steep and the rows time it (`row_points`). Edges are sub-pixel: the grey
-    ink within two pixels outside a run's first inked pixel is the edge's partial coverage. A turning
-    point's x is that of the row segment through it (a narrow tip lies anywhere within its column)."""
+    it; elsewhere the stroke is steep and the rows time it (`row_points`). Which columns are turning
+    points is told by their sub-pixel edges (the grey ink within two pixels outside a run's first inked
+    pixel is the edge's partial coverage); the tip's own edge by `_tip_edges` from `cov`, the whole grey
+    ink. A turning point's x is that of the row segment through it (a narrow tip lies anywhere within
+    its column)."""
     h, n = grey.shape
     ok = np.isfinite(tops)
     t = np.where(ok, tops, 0).astype(int)
@@ -183,7 +219,12 @@ def column_points(grey: np.ndarray, tops: np.ndarray, bots: np.ndarray
     peak = ok & ~flat & (up <= np.r_[inf, up[:-1]]) & (up <= np.r_[up[1:], inf])
     trough = ok & ~flat & ~peak & (lo >= np.r_[-inf, lo[:-1]]) & (lo >= np.r_[lo[1:], -inf])
     segments, width = _row_segments(grey, column_width)
-    y = np.where(flat, centroid, np.where(peak, upper + width / 2, np.where(trough, lower - width / 2, np.nan)))
+    # a tip's centre lies half the printed line inside its edge; blur widens the measured line, not that
+    half = min(width, 2 * STROKE_HALF) / 2
+    pk, tr = np.where(peak)[0], np.where(trough)[0]
+    y = np.where(flat, centroid, np.nan)
+    y[pk] = _tip_edges(cov, pk, t[pk], -1) + half
+    y[tr] = _tip_edges(cov, tr, b[tr], 1) - half
     x = cols.astype(float)
     turn = np.where(peak | trough)[0]
     if len(turn) and len(segments[0]):
@@ -301,11 +342,17 @@ def isoelectric_level(x: np.ndarray) -> float:
     return float((edges[k] + edges[k + 1]) / 2)
 
 
-def _lead_signal(name: str, start_s: float, values: np.ndarray, traced: np.ndarray, conf: float) -> LeadSignal:
+def _lead_signal(name: str, start_s: float, values: np.ndarray, traced: np.ndarray, conf: float,
+                 level_row: bool) -> LeadSignal:
+    """`level_row`: the row lies on the page's global time base, so the sheet is taken as level there and
+    the pulse's foot as the lead's zero unless its flat level is clearly off it; on a bent row (a photo's
+    residual warp moves the zero line along the row) the lead's own flat level is its zero."""
     frac = float(traced.mean()) if len(traced) else 0.0
     ok = frac >= MIN_TRACED and np.isfinite(values).sum() > 0.5 * len(values)
     if ok:
-        values = values - isoelectric_level(values)
+        level = isoelectric_level(values)
+        if not level_row or abs(level) > MAX_ZERO_OFFSET_MV:
+            values = values - level
     else:
         values = np.full(len(values), np.nan, np.float32)
     return LeadSignal(name=name, start_s=start_s, signal=values.astype(np.float32), traced_fraction=frac,
@@ -329,11 +376,11 @@ def _row_signal(red: np.ndarray, mask: np.ndarray, grid: Grid, row: int) -> tupl
     traced_cols = np.isfinite(tops)
     px, py = np.zeros(0), np.zeros(0)
     if traced_cols.any():
-        ya = int(max(0, np.nanmin(tops) - GREY_PAD - 1))
-        yb = int(min(mask.shape[0], np.nanmax(bots) + GREY_PAD + 2))
+        ya = int(max(0, np.nanmin(tops) - TIP_REACH - 1))
+        yb = int(min(mask.shape[0], np.nanmax(bots) + TIP_REACH + 2))
         top, bot = _stroke_extent(mask[ya:yb, x0:x1], tops - ya, bots - ya)
-        grey = _stroke_grey(red[ya:yb, x0:x1], top, bot)
-        col_x, col_y, width, segments = column_points(grey, top, bot)
+        grey, cov = _stroke_grey(red[ya:yb, x0:x1], top, bot)
+        col_x, col_y, width, segments = column_points(grey, top, bot, cov)
         rx, ry = row_points(segments, col_x, col_y, traced_cols)
         has = np.isfinite(col_y)
         px = np.r_[col_x[has], rx]
@@ -417,12 +464,37 @@ def printed_rhythm_label(ink: np.ndarray, grid: Grid) -> str | None:
     return scores[0][1]
 
 
+def trace_mask(red: np.ndarray) -> np.ndarray:
+    """The stroke pixels to follow, from the red channel (the pink grid is bright in it): darkness
+    against the paper, relative to the strongest darkness around (a photo's glare fades its ink), at
+    TRACE_LEVEL of it, without specks (grid dots, noise: blobs under MIN_BLOB_PX).
+
+    Unlike `grid.ink_map`, whose paper level (a 9 px closing) sinks into a blurred photo's 8-10 px wide
+    strokes, the paper here is a closing wider than any blurred stroke: else a narrow R wave's foot,
+    lighter than the flat strokes beside it, drops out and the wave is cut off from the trace."""
+    red = np.ascontiguousarray(red)
+    h, w = red.shape
+    paper = cv2.blur(cv2.morphologyEx(red, cv2.MORPH_CLOSE, np.ones((PAPER_CLOSE, PAPER_CLOSE), np.uint8)), (15, 15))
+    dark = np.clip(1.0 - red.astype(np.float32) / np.maximum(paper.astype(np.float32), 1.0), 0.0, 1.0)
+    # the strongest darkness within about a row pitch up and down and 1 cm across, found on a 4x
+    # max-pooled copy (a full-size dilation this large costs more than the whole tracking)
+    hq, wq = h // 4, w // 4
+    pooled = dark[:4 * hq, :4 * wq].reshape(hq, 4, wq, 4).max(axis=(1, 3))
+    near = cv2.blur(cv2.dilate(pooled, np.ones((55, 15), np.uint8)), (8, 8))
+    near = cv2.resize(near, (w, h), interpolation=cv2.INTER_LINEAR)
+    on = (dark > TRACE_LEVEL * np.clip(near, LOCAL_FLOOR, 1.0)).astype(np.uint8)
+    n, lab, stats, _ = cv2.connectedComponentsWithStats(on, connectivity=8)
+    keep = stats[:, cv2.CC_STAT_AREA] >= MIN_BLOB_PX
+    keep[0] = False
+    return keep[lab]
+
+
 def digitize(page: np.ndarray, grid: Grid | None = None, ink: np.ndarray | None = None) -> Digitized:
     """The 12 leads and the rhythm strip of a level canonical page."""
     ink = ink_map(page) if ink is None else ink
     grid = find_grid(page, ink) if grid is None else grid
-    mask = stroke_mask(ink)
     red = page[..., 0] if page.ndim == 3 else page
+    mask = trace_mask(red)
     seg_n = int(round(L.SEGMENT_S * L.FS))
     leads: dict[str, LeadSignal] = {}
     rhythm = None
@@ -430,16 +502,16 @@ def digitize(page: np.ndarray, grid: Grid | None = None, ink: np.ndarray | None 
         mv, traced, connected = _row_signal(red, mask, grid, row)
         if row == L.RHYTHM_ROW:
             conf = float(connected[traced].mean()) if traced.any() else 0.0
-            rhythm = _lead_signal("rhythm", 0.0, mv, traced, conf)
+            rhythm = _lead_signal("rhythm", 0.0, mv, traced, conf, not grid.row_marks[row])
             continue
         for c, name in enumerate(L.ROWS[row]):
             sl = slice(c * seg_n, (c + 1) * seg_n)
             tr = traced[sl]
             conf = float(connected[sl][tr].mean()) if tr.any() else 0.0
-            leads[name] = _lead_signal(name, c * L.SEGMENT_S, mv[sl].copy(), tr, conf)
+            leads[name] = _lead_signal(name, c * L.SEGMENT_S, mv[sl].copy(), tr, conf, not grid.row_marks[row])
     assert rhythm is not None
     ordered = {name: leads[name] for name in L.LEADS}
-    label = printed_rhythm_label(mask, grid)
+    label = printed_rhythm_label(stroke_mask(ink), grid)
     if label is None and rhythm.ok:
         label = rhythm_label(ordered, rhythm.signal)
     return Digitized(leads=ordered, rhythm=rhythm, rhythm_lead=label, px_per_mv=grid.px_per_mv,

@@ -24,6 +24,11 @@ from inference import layout as L
 MIN_BLOB_PX = 12  # ink blobs smaller than this are grid dots or noise, not trace
 STROKE_THRESHOLD = 0.30  # ink level of a stroke pixel
 STROKE_HALF = 1.5  # px: half the printed line width
+END_INSIDE = 8  # columns inside the trace's first (last) inked one that give the stroke's own ink
+END_OUTSIDE = 8  # columns beyond it where its blurred edge is looked for
+# px from the trace's half-ink edge to its first and last point (the line's cap; measured on rendered scans)
+START_EDGE, END_EDGE = 1.6, 0.8
+LINE_REACH = 6  # px either side of a pulse's line where its blurred ink is summed
 LOCAL_FLOOR = 0.12  # darkness below which a region's ink is not stretched (see ink_map)
 
 
@@ -128,9 +133,26 @@ def _pulse(ink: np.ndarray, row: int) -> Pulse | None:
     height = foot - top
     if not (0.6 * L.PX_PER_MV <= height <= 1.5 * L.PX_PER_MV):
         return None
-    # the stroke is about 3 px wide: the line centres are 1.5 px inside the ink's extent
-    return Pulse(row=row, foot_y=float(y0 + foot - 1.5), top_y=float(y0 + top + 1.5),
+    # the lines' centres: the ink's centroid across the top bar (between the two strokes) and across the
+    # feet (outside them), sub-pixel and unmoved by blur; else half a sharp line inside the ink
+    inner = np.arange(left.max() + 3, right.min() - 2)
+    outer = np.r_[np.arange(max(0, left.min() - 6), left.min() - 2), np.arange(right.max() + 3, right.max() + 7)]
+    top_y = _line_centre(win, top + STROKE_HALF, inner)
+    foot_y = _line_centre(win, foot - STROKE_HALF, outer[outer < win.shape[1]])
+    return Pulse(row=row, foot_y=float(y0 + foot_y), top_y=float(y0 + top_y),
                  x0=float(x0 + left.mean()), x1=float(x0 + right.mean()))
+
+
+def _line_centre(win: np.ndarray, y_guess: float, cols: np.ndarray) -> float:
+    """The centre row of a horizontal line near y_guess in columns `cols` of `win`: its ink's centroid
+    within LINE_REACH rows; y_guess when the columns hold too little ink to tell."""
+    a, b = int(round(y_guess)) - LINE_REACH, int(round(y_guess)) + LINE_REACH + 1
+    if len(cols) == 0 or a < 0 or b > win.shape[0]:
+        return y_guess
+    prof = win[a:b][:, cols].mean(axis=1)
+    if prof.sum() < 1.0:
+        return y_guess
+    return float(a + np.dot(prof, np.arange(len(prof))) / prof.sum())
 
 
 def _separators(ink: np.ndarray) -> list[float]:
@@ -182,6 +204,22 @@ def _separator_x(ink: np.ndarray, y_zero: float, xs: float) -> float | None:
     return float(max(0, x0) + np.average(near, weights=col[near]))
 
 
+def _trace_end(band: np.ndarray, x_in: int, step: int) -> float:
+    """Where the trace's ink ends going outward (step -1: its start, +1: its end) from column x_in,
+    inside its first or last inked column: the sub-pixel column where the darkest ink of the row's band
+    falls to half the stroke's own. Blur (a photo's) spreads and fades the end; a symmetric blur keeps
+    the half level where the edge is, a threshold does not (the start read late, the end early)."""
+    xs = np.clip(x_in + step * np.arange(-END_INSIDE, END_OUTSIDE + 1), 0, band.shape[1] - 1)
+    prof = band[:, xs].max(axis=0)  # inward first, outward last
+    level = float(np.median(prof[:END_INSIDE - 2]))
+    below = np.where(prof[END_INSIDE - 2:] < level / 2)[0]
+    if level < 0.2 or len(below) == 0 or below[0] == 0:
+        return float(x_in)
+    k = END_INSIDE - 2 + int(below[0])  # the first column under half; the one before is above
+    frac = (prof[k - 1] - level / 2) / max(float(prof[k - 1] - prof[k]), 1e-6)
+    return float(xs[k - 1] + step * frac)
+
+
 def row_landmarks(ink: np.ndarray, strokes: np.ndarray, row: int, y_zero: float) -> list[tuple[float, float]]:
     """(observed x, canonical x) of one row's vertical landmarks: the calibration pulse's two strokes,
     where the trace starts (after the pulse and its gap), the lead separators (rows 0-2) and where the
@@ -192,6 +230,7 @@ def row_landmarks(ink: np.ndarray, strokes: np.ndarray, row: int, y_zero: float)
     if band.size == 0:
         return []
     cols = band.any(axis=0)
+    ink_band = ink[max(0, ya):max(0, yb)]
     marks: list[tuple[float, float]] = []
     p = _pulse(ink if abs(y_zero - L.BASELINE_Y[row]) < 1 else
                np.roll(ink, -int(round(y_zero - L.BASELINE_Y[row])), axis=0), row)
@@ -204,7 +243,7 @@ def row_landmarks(ink: np.ndarray, strokes: np.ndarray, row: int, y_zero: float)
         if not on:
             empty += 1
         elif empty >= 6:
-            x = float(lo + k) + STROKE_HALF  # the ink's edge is half a line before the line's centre
+            x = _trace_end(ink_band, lo + k, -1) + START_EDGE  # its edge lies before the line's first point
             # trusted only beside a found pulse, at the printed gap from it (else it may be a label)
             if p is not None and abs((x - p.x1) - (L.T0_X - PULSE_X[1])) <= 4:
                 marks.append((x, L.T0_X))
@@ -219,7 +258,7 @@ def row_landmarks(ink: np.ndarray, strokes: np.ndarray, row: int, y_zero: float)
     x_end = L.T0_X + L.DURATION_S * L.PX_PER_S
     tail = np.where(cols[int(x_end - 30):int(x_end + 30)])[0]
     if len(tail) and tail[-1] < 59:
-        marks.append((float(int(x_end - 30) + tail[-1]) - STROKE_HALF, x_end))
+        marks.append((_trace_end(ink_band, int(x_end - 30) + int(tail[-1]), 1) - END_EDGE, x_end))
     marks.sort()
     if len(marks) >= 2:
         obs = np.array([m[0] for m in marks])
