@@ -6,8 +6,9 @@ passes, all with OpenCV (a maintained library; contours, homographies and remapp
 for and are ten to a hundred times faster than the same in NumPy):
 
 1. **Candidates for the sheet's outline**: the paper against its background (bright and unsaturated
-   relative to the picture, by Otsu), the strongest closed edge contour, and the extent of the ink
-   (the traces and the printed text cover the page almost edge to edge). Each gives a quadrilateral,
+   relative to the picture, by Otsu), the strongest closed edge contour, and the page's long ink
+   strokes (trace rows, separators, the header's rule, a shadowed paper edge: on a white bed sheet or
+   a light desk they are what tells the page from its background). Each gives a quadrilateral,
    tried in the two orientations its long side allows; a small warp of each is scored by the
    printout's own structure (four trace rows on their zero lines, little ink between them), which
    also tells a page upside down from one the right way up.
@@ -42,6 +43,8 @@ ROWS_X = (60.0, 1544.0)  # the rows' ink extent as `_reframe` measures it on a p
 MIN_PAGE_PX = 450  # the sheet's long side in the picture below which the traces are too thin to follow
 MIN_SHARPNESS = 0.12  # stroke sharpness (see `_sharpness`) below which the photo is too blurred
 MIN_PAPER_LEVEL = 70  # mean grey of the rectified paper below which the photo is too dark
+LONG_STROKE = 0.04  # share of the work picture's long side an ink stroke spans to count as long
+PULSE_STRIP_W = 200  # px: the calibration pulses (x 69-94) and ink_map's reach around them (< 60 px)
 
 
 @dataclass(frozen=True)
@@ -51,7 +54,7 @@ class Sheet:
     corners: np.ndarray | None  # the page's corners (TL, TR, BR, BL of the upright page) in the picture
     rotation: int  # how the page lay in the picture: 0, 90, 180 or 270 degrees
     score: float  # structure score of the rectified page (0..1)
-    problem: str | None = None  # None or: cut_off, sheet_too_small, too_dark, blurred
+    problem: str | None = None  # None or: no_sheet, cut_off, sheet_too_small, too_dark, blurred
     problem_detail: str | None = None
 
 
@@ -120,10 +123,15 @@ def structure_score(small_page: np.ndarray) -> float:
     return float(np.clip(0.65 * rows + 0.15 * np.mean(pulses) + 0.2 * rule, 0.0, 1.0))
 
 
-def _pulse_count(page: np.ndarray) -> int:
+def _pulse_count(image: np.ndarray, h: np.ndarray) -> int:
+    """How many rows show their calibration pulse on the page homography `h` gives. Only the page's
+    left strip is warped: the pulses and everything `ink_map` looks at around them lie in it, in
+    the canonical page's own coordinates (a full-page warp and ink map cost eight times as much)."""
     from inference.grid import _pulse, ink_map
 
-    ink = ink_map(page)
+    strip = cv2.warpPerspective(image, h, (PULSE_STRIP_W, L.PAGE_H), flags=cv2.INTER_LINEAR,
+                                borderMode=cv2.BORDER_REPLICATE)
+    ink = ink_map(strip)
     return sum(_pulse(ink, r) is not None for r in range(4))
 
 
@@ -183,32 +191,50 @@ def _edge_quads(work: np.ndarray) -> list[np.ndarray]:
     return quads
 
 
+def _long_strokes(ink: np.ndarray, min_side: float) -> np.ndarray:
+    """The ink's strokes that span at least `min_side` px (traces, rules, edges), without the specks."""
+    n, lab, stats, _ = cv2.connectedComponentsWithStats(ink.astype(np.uint8), connectivity=8)
+    keep = np.maximum(stats[:, cv2.CC_STAT_WIDTH], stats[:, cv2.CC_STAT_HEIGHT]) >= min_side
+    keep[0] = False
+    return keep[lab]
+
+
 def _ink_quads(work: np.ndarray) -> list[np.ndarray]:
-    """The extent of the ink (traces and print reach almost to the page's edges), grown to the page."""
+    """The page from its long strokes — the trace rows, the lead separators, the header's rule and,
+    where the paper's edge casts a line of shadow, the edge itself: their outline as it is (a
+    perspective quadrilateral, the page's own when its edges were among them), and their extent grown
+    to the page (traces and print reach almost to its edges). Short strokes are left out: a bed
+    sheet's weave, wood grain and the print's letters are specks and short dashes at this scale."""
     ink = _ink_mask(cv2.cvtColor(work, cv2.COLOR_RGB2GRAY), 7).astype(np.uint8)
     n, lab, stats, _ = cv2.connectedComponentsWithStats(ink, connectivity=8)
-    keep = np.zeros(n, bool)
-    keep[1:] = stats[1:, cv2.CC_STAT_AREA] >= 12
-    pts = np.column_stack(np.nonzero(keep[lab]))[:, ::-1].astype(np.float32)
-    if len(pts) < 200:
+    if n < 2:
         return []
-    # drop far-flung specks (background texture) before taking the extent
-    c = np.median(pts, axis=0)
-    d = np.linalg.norm(pts - c, axis=1)
-    pts = pts[d < np.percentile(d, 99)]
+    side = np.maximum(stats[:, cv2.CC_STAT_WIDTH], stats[:, cv2.CC_STAT_HEIGHT])
+    long_ = side >= LONG_STROKE * max(work.shape[:2])
+    long_[0] = False
+    if not long_.any():
+        return []
+    # around the biggest (rows 1-3 joined by the separators): the rest of the page lies within about
+    # its own size of its centre; what lies farther is the background's
+    big = int(np.argmax(np.where(long_, stats[:, cv2.CC_STAT_AREA], 0)))
+    pts_big = np.column_stack(np.nonzero(lab == big))[:, ::-1].astype(np.float32)
+    (cx, cy), (w, h), ang = cv2.minAreaRect(pts_big)
+    reach = np.zeros(ink.shape, np.uint8)
+    box = cv2.boxPoints(((cx, cy), (1.2 * w + 2.0 * h, 1.2 * h + 2.0 * w), ang))
+    cv2.fillConvexPoly(reach, np.round(box).astype(np.int32), 1)
+    pts = np.column_stack(np.nonzero(long_[lab] & (reach > 0)))[:, ::-1].astype(np.float32)
+    if len(pts) < 100:
+        return []
+    quads = [_quad_of_contour(pts.reshape(-1, 1, 2))]
     (cx, cy), (w, h), ang = cv2.minAreaRect(pts)
-    long_, short = max(w, h), min(w, h)
-    if long_ < 20:
-        return []
     # ink spans about 1520 x 1110 of the 1600 x 1137 page
     grow_l, grow_s = L.PAGE_W / 1520.0, L.PAGE_H / 1110.0
     if w >= h:
         w, h = w * grow_l, h * grow_s
     else:
         w, h = w * grow_s, h * grow_l
-    return [cv2.boxPoints(((cx, cy), (w, h), ang)).astype(np.float32)]
-
-
+    quads.append(cv2.boxPoints(((cx, cy), (w, h), ang)).astype(np.float32))
+    return quads
 
 
 def _ink_mask(gray: np.ndarray, size: int) -> np.ndarray:
@@ -226,7 +252,7 @@ def _reframe(image: np.ndarray, quad: np.ndarray) -> np.ndarray | None:
     profile of the ink against the layout's rows, over scale and shift) and the rows' ends, and stretch
     and shift the page so they lie where the layout has them. None when nothing fits."""
     small = _warp_small(image, quad)
-    ink = _ink_mask(np.ascontiguousarray(small[..., 0]), 5)  # red: the pink rectangle drops out
+    ink = _long_strokes(_ink_mask(np.ascontiguousarray(small[..., 0]), 5), 8)  # red: the pink rectangle drops out
     ink[:, :6] = ink[:, -6:] = False  # the paper's own edge, where the outline ran along it
     prof = ink.sum(axis=1).astype(np.float32)
     prof = np.convolve(prof, np.ones(3) / 3, mode="same")
@@ -251,10 +277,17 @@ def _reframe(image: np.ndarray, quad: np.ndarray) -> np.ndarray | None:
         band[max(0, int(y) - half):int(y) + half + 1] = True
     cols = (ink & band).sum(axis=0).astype(np.float32)
     cols = np.convolve(cols, np.ones(5) / 5, mode="same")
-    on = np.where(cols > 0.5)[0]
-    if len(on) < 50:
+    # the rows' ink is one run across the page (short gaps bridged); specks of a textured background
+    # beyond the paper's edge are not part of it
+    on = cv2.morphologyEx((cols > 0.5).astype(np.uint8)[None], cv2.MORPH_CLOSE, np.ones((1, 7), np.uint8))[0]
+    edges = np.diff(np.r_[0, on, 0].astype(np.int8))
+    starts, ends = np.where(edges == 1)[0], np.where(edges == -1)[0]
+    if len(starts) == 0:
         return None
-    x0, x1 = on[0] * SMALL, (on[-1] + 1) * SMALL
+    k = int((ends - starts).argmax())
+    if ends[k] - starts[k] < 50:
+        return None
+    x0, x1 = starts[k] * SMALL, ends[k] * SMALL
     ay = 1.0 / sc
     by = -sh * SMALL / sc
     ax = (ROWS_X[1] - ROWS_X[0]) / max(x1 - x0, 1)
@@ -272,7 +305,9 @@ def _row_x_map(ink: np.ndarray, row: int, y_obs: float) -> tuple[float, float] |
     (`grid.row_landmarks`). None with fewer than two; only the offset when they span too little."""
     from inference.grid import row_landmarks, stroke_mask
 
-    ya, yb = int(max(0, y_obs - L.ROW_PITCH / 2)), int(y_obs + L.ROW_PITCH / 2)
+    ya, yb = int(max(0, y_obs - L.ROW_PITCH / 2)), int(min(ink.shape[0], y_obs + L.ROW_PITCH / 2))
+    if yb <= ya:  # the row's fitted zero line runs off the page (a picture that is hardly a page)
+        return None
     strokes = np.zeros(ink.shape, bool)
     strokes[ya:yb] = stroke_mask(ink[ya:yb])
     marks = row_landmarks(ink, strokes, row, y_obs)
@@ -331,59 +366,69 @@ def _row_points(page: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return np.array(src, np.float32).reshape(-1, 2), np.array(dst, np.float32).reshape(-1, 2)
 
 
-def _refine(image: np.ndarray, h: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Two rounds of fitting the rows' zero lines and ends onto the layout."""
-    page = cv2.warpPerspective(image, h, (L.PAGE_W, L.PAGE_H), flags=cv2.INTER_LINEAR,
+def _warp(image: np.ndarray, h: np.ndarray) -> np.ndarray:
+    return cv2.warpPerspective(image, h, (L.PAGE_W, L.PAGE_H), flags=cv2.INTER_LINEAR,
                                borderMode=cv2.BORDER_REPLICATE)
+
+
+def _winding(h: np.ndarray) -> float:
+    """The sign of the page's outline's area in the picture (a mirrored mapping turns it over)."""
+    c = cv2.perspectiveTransform(_canonical_corners().reshape(-1, 1, 2), np.linalg.inv(h)).reshape(4, 2)
+    return float(np.sign(np.dot(c[:, 0], np.roll(c[:, 1], -1)) - np.dot(c[:, 1], np.roll(c[:, 0], -1))))
+
+
+def _refine(image: np.ndarray, h: np.ndarray) -> tuple[np.ndarray, np.ndarray | None, np.ndarray | None]:
+    """Two rounds of fitting the rows' zero lines and ends onto the layout. Returns the homography and
+    the last round's zero-line points: where they lie on the page that homography gives (the points
+    measured before the round's correction, moved by it: the same picture, so no new measurement)
+    and their places on the layout; None, None when no round could be fitted."""
+    src = dst = None
     for _ in range(2):
-        src, dst = _row_points(page)
-        if len(src) < 12 or len(np.unique(np.round(dst[:, 1]))) < 3:
+        s, d = _row_points(_warp(image, h))
+        if len(s) < 12 or len(np.unique(np.round(d[:, 1]))) < 3:
             break
-        hr, inl = cv2.findHomography(src, dst, cv2.RANSAC, 4.0)
-        if hr is None or inl.sum() < 10:
+        hr, inl = cv2.findHomography(s, d, cv2.RANSAC, 4.0)
+        # a fit that turns the page over (rows of an upside-down page matched in reverse order) would
+        # read every trace upside down: not taken
+        if hr is None or inl.sum() < 10 or _winding(hr @ h) != _winding(h):
             break
         h = hr @ h
-        page = cv2.warpPerspective(image, h, (L.PAGE_W, L.PAGE_H), flags=cv2.INTER_LINEAR,
-                                   borderMode=cv2.BORDER_REPLICATE)
-    return page, h
+        src, dst = cv2.perspectiveTransform(s.reshape(-1, 1, 2), hr).reshape(-1, 2), d
+    return h, src, dst
 
 
-def _uncurl(image: np.ndarray, h: np.ndarray, page: np.ndarray) -> np.ndarray:
-    """Remove the rows' remaining bend (paper curl, lens barrel) with a vertical displacement field."""
-    src, dst = _row_points(page)
-    if len(src) < 30:
-        return page
+def _uncurl(image: np.ndarray, h: np.ndarray, src: np.ndarray | None, dst: np.ndarray | None) -> np.ndarray | None:
+    """The page with the rows' remaining bend (paper curl, lens barrel) removed by a vertical
+    displacement field, from the zero-line points `src` (on the page `h` gives) and their places
+    `dst`; None when there is no bend to remove or too little to fit it on."""
+    if src is None or len(src) < 30:
+        return None
     rows = np.unique(dst[:, 1])
     if len(rows) < 3:
-        return page
+        return None
     xs = np.arange(L.PAGE_W, dtype=np.float32)
     field = []
     for y_ref in rows:
         sel = dst[:, 1] == y_ref
         sx, sy = src[sel, 0], src[sel, 1] - y_ref
         if len(sx) < 8:
-            return page
+            return None
         fit = np.polyfit(sx, sy, 2)
-        dy = np.polyval(fit, np.clip(xs, sx.min(), sx.max()))
-        field.append(dy)
+        field.append(np.polyval(fit, np.clip(xs, sx.min(), sx.max())))
     field = np.array(field, np.float32)  # (rows, W): how far below its place each row's zero line is
     if np.abs(field).max() < 1.0 or np.abs(field).max() > 40:
-        return page
-    yy = np.arange(L.PAGE_H, dtype=np.float32)
+        return None
     # displacement at every (y, x): linear between the rows, constant beyond the outer ones
-    dy = np.empty((L.PAGE_H, L.PAGE_W), np.float32)
-    for x0 in range(0, L.PAGE_W, 64):
-        sl = slice(x0, x0 + 64)
-        colfield = field[:, sl]
-        for j in range(colfield.shape[1]):
-            dy[:, x0 + j] = np.interp(yy, rows, colfield[:, j])
-    map_x, map_y = np.meshgrid(xs, yy)
-    map_y = map_y + dy
+    yy = np.arange(L.PAGE_H, dtype=np.float32)
+    k = np.clip(np.searchsorted(rows, yy) - 1, 0, len(rows) - 2)
+    t = np.clip((yy - rows[k]) / (rows[k + 1] - rows[k]), 0.0, 1.0).astype(np.float32)[:, None]
+    map_y = yy[:, None] + field[k] * (1.0 - t) + field[k + 1] * t
+    map_x = np.broadcast_to(xs, map_y.shape)
     # compose with the homography: canonical (x, y + dy) -> picture coordinates, one interpolation
-    hinv = np.linalg.inv(h)
+    hinv = np.linalg.inv(h).astype(np.float32)
     den = hinv[2, 0] * map_x + hinv[2, 1] * map_y + hinv[2, 2]
-    mx = ((hinv[0, 0] * map_x + hinv[0, 1] * map_y + hinv[0, 2]) / den).astype(np.float32)
-    my = ((hinv[1, 0] * map_x + hinv[1, 1] * map_y + hinv[1, 2]) / den).astype(np.float32)
+    mx = (hinv[0, 0] * map_x + hinv[0, 1] * map_y + hinv[0, 2]) / den
+    my = (hinv[1, 0] * map_x + hinv[1, 1] * map_y + hinv[1, 2]) / den
     return cv2.remap(image, mx, my, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
 
 
@@ -397,8 +442,10 @@ def _sharpness(page: np.ndarray) -> float:
     gx = cv2.Sobel(area, cv2.CV_32F, 1, 0, ksize=3)
     gy = cv2.Sobel(area, cv2.CV_32F, 0, 1, ksize=3)
     g = np.hypot(gx, gy)
-    contrast = np.percentile(area, 95) - np.percentile(area, 0.5) + 1.0
-    return float(np.percentile(g, 99.5) / (4.0 * contrast))
+    # the paper's and the ink's levels are as well measured on every 4th pixel (a sixteenth of the
+    # work); the steepest edges are rare, so they are counted on all
+    lo, hi = np.percentile(area[::4, ::4], (0.5, 95))
+    return float(np.percentile(g, 99.5) / (4.0 * (hi - lo + 1.0)))
 
 
 def _grid_box_part_inside(h: np.ndarray, shape: tuple[int, ...]) -> float:
@@ -463,7 +510,7 @@ def find_sheet(image: np.ndarray) -> Sheet:
     if not candidates:
         return _no_sheet(image)
     candidates.sort(key=lambda c: -c[0])
-    # the best few outlines, each also turned 180 degrees, judged at full size with the calibration
+    # the best few outlines, each also turned 180 degrees, judged at full resolution by the calibration
     # pulses: only the page the right way up has them at the left end of its rows
     picked: list[tuple[float, str, np.ndarray, int]] = []
     for score, method, quad, rot in candidates:
@@ -478,30 +525,53 @@ def find_sheet(image: np.ndarray) -> Sheet:
     best = None
     for score, method, quad, rot in picked:
         h0 = cv2.getPerspectiveTransform(quad.astype(np.float32), _canonical_corners())
-        page0 = cv2.warpPerspective(image, h0, (L.PAGE_W, L.PAGE_H), flags=cv2.INTER_LINEAR,
-                                    borderMode=cv2.BORDER_REPLICATE)
-        total = score + 0.1 * _pulse_count(page0)
+        total = score + 0.1 * _pulse_count(image, h0)
         if best is None or total > best[0]:
             best = (total, score, method, quad, rot, h0)
     _, best_score, method, quad, rot, h0 = best
-    page, h = _refine(image, h0)
-    page = _uncurl(image, h, page)
-    small = cv2.resize(page, (L.PAGE_W // SMALL, L.PAGE_H // SMALL), interpolation=cv2.INTER_AREA)
-    score = structure_score(small)
-    if score < best_score - REFINE_TOLERANCE:  # the refinement made it worse (a page hardly an ECG)
-        page = cv2.warpPerspective(image, h0, (L.PAGE_W, L.PAGE_H), flags=cv2.INTER_LINEAR,
-                                   borderMode=cv2.BORDER_REPLICATE)
-        h, score = h0, best_score
+    h, page, score = _rectified(image, h0, best_score)
+    pulses = _pulse_count(image, h)
+    if pulses < 2:
+        # on a rough outline the pulses may lie off their windows: which way up the page is, is
+        # settled again on the refined pages, this one's and the one turned 180 degrees
+        twin = np.roll(quad, 2, axis=0)
+        for _ in range(2):  # the rows' ends and heights put the turned outline where its rows are
+            twin = _reframe(image, twin)
+            if twin is None:
+                break
+        if twin is None:
+            twin = np.roll(quad, 2, axis=0)
+        h0t = cv2.getPerspectiveTransform(twin.astype(np.float32), _canonical_corners())
+        ht, paget, scoret = _rectified(image, h0t, structure_score(_warp_small(image, twin)))
+        if _pulse_count(image, ht) > pulses:
+            h, page, score, rot = ht, paget, scoret, (rot + 180) % 360
     corners = cv2.perspectiveTransform(_canonical_corners().reshape(-1, 1, 2), np.linalg.inv(h)).reshape(4, 2)
     sheet = Sheet(page=white_balanced(page), method=method, corners=corners, rotation=rot, score=score)
     return _judge(image, sheet, h)
 
 
+def _rectified(image: np.ndarray, h0: np.ndarray, score0: float) -> tuple[np.ndarray, np.ndarray, float]:
+    """(homography, page, structure score) of an outline's page refined on its rows and uncurled; the
+    outline's own when the refinement made it worse (a page hardly an ECG)."""
+    h, src, dst = _refine(image, h0)
+    page = _uncurl(image, h, src, dst)
+    if page is None:
+        page = _warp(image, h)
+    small = cv2.resize(page, (L.PAGE_W // SMALL, L.PAGE_H // SMALL), interpolation=cv2.INTER_AREA)
+    score = structure_score(small)
+    if score < score0 - REFINE_TOLERANCE:
+        return h0, _warp(image, h0), score0
+    return h, page, score
+
+
 def white_balanced(page: np.ndarray) -> np.ndarray:
-    """The photo's colour cast taken off: each channel scaled so the paper (its 95th percentile inside
-    the grid rectangle) is white again, as it is on a scan."""
+    """The photo's colour cast taken off: each channel scaled so the paper (the median colour of the
+    brightest 40 % inside the grid rectangle) is white again, as it is on a scan. The median, not the
+    brightest: a lamp's white glare on part of the sheet leaves the cast on the rest of it."""
     x0, y0, x1, y1 = L.GRID_BOX
-    paper = np.percentile(page[y0:y1:4, x0:x1:4].reshape(-1, 3), 95, axis=0).astype(np.float32)
+    px = page[y0:y1:4, x0:x1:4].reshape(-1, 3).astype(np.float32)
+    grey = px.mean(axis=1)
+    paper = np.median(px[grey >= np.percentile(grey, 60)], axis=0)
     gain = 255.0 / np.clip(paper, 40.0, 255.0)
     if np.all(np.abs(gain - 1.0) < 0.02):
         return page
@@ -518,20 +588,25 @@ def _judge(image: np.ndarray, sheet: Sheet, h: np.ndarray) -> Sheet:
     """Attach the reason a found sheet cannot be read well, if there is one."""
     from dataclasses import replace
 
+    c = sheet.corners
+    long_side = max(np.linalg.norm(c[1] - c[0]), np.linalg.norm(c[2] - c[3]))
     if sheet.score < MIN_SCORE:
-        # an ECG-like structure was not found: leave it to the ECG check, unless the frame cut it
+        # an ECG-like structure was not found: leave it to the ECG check, unless the frame cut it or
+        # the best outline is a small patch of the picture (a texture's lines upscaled can pass for
+        # traces: bricks' mortar)
         if sheet.score > 0.1 and _grid_box_part_inside(h, image.shape) < 0.9:
             return replace(sheet, problem="cut_off", problem_detail="part of the sheet is outside the picture")
+        if long_side < MIN_PAGE_PX:
+            return replace(sheet, problem="no_sheet", problem_detail=f"no ECG-like sheet (structure score "
+                           f"{sheet.score:.2f}) of a readable size ({long_side:.0f} px wide)")
         return sheet
     if _grid_box_part_inside(h, image.shape) < 0.97:
         return replace(sheet, problem="cut_off", problem_detail="part of the sheet is outside the picture")
-    c = sheet.corners
-    long_side = max(np.linalg.norm(c[1] - c[0]), np.linalg.norm(c[2] - c[3]))
     if long_side < MIN_PAGE_PX:
         return replace(sheet, problem="sheet_too_small",
                        problem_detail=f"the sheet is {long_side:.0f} px wide in the picture (needs {MIN_PAGE_PX})")
     x0, y0, x1, y1 = L.GRID_BOX
-    paper = float(np.percentile(cv2.cvtColor(sheet.page[y0:y1, x0:x1], cv2.COLOR_RGB2GRAY), 75))
+    paper = float(np.percentile(cv2.cvtColor(sheet.page[y0:y1:4, x0:x1:4], cv2.COLOR_RGB2GRAY), 75))
     if paper < MIN_PAPER_LEVEL:
         return replace(sheet, problem="too_dark", problem_detail=f"the paper's grey level is {paper:.0f} of 255")
     sharp = _sharpness(sheet.page)
