@@ -336,6 +336,12 @@ def measured_block(measurements: dict | None, findings: list[dict]) -> str:
     return "\n".join(lines)
 
 
+def why_block(reasons: list[dict]) -> str:
+    """The "Why" lines: the measured signs behind the diagnosis (inference.explain)."""
+    lines = [texts.WHY[r["key"]].format(**r["values"]) for r in reasons or [] if r["key"] in texts.WHY]
+    return "\n".join([texts.WHY_HEADER] + [f"• {line}" for line in lines]) if lines else ""
+
+
 async def _send_result(update, context, session: Session, result, heatmap: bytes | None,
                        export_id: str | None = None) -> None:
     from inference import DISPLAY_NAMES
@@ -354,9 +360,10 @@ async def _send_result(update, context, session: Session, result, heatmap: bytes
         )
     else:
         text = texts.RESULT.format(name=result.display_name, confidence=result.confidence, chart=chart)
-    measured = measured_block(getattr(result, "measurements", None), getattr(result, "findings", []))
-    if measured:
-        text = f"{text}\n\n{measured}"
+    for block in (why_block(getattr(result, "reasons", [])),
+                  measured_block(getattr(result, "measurements", None), getattr(result, "findings", []))):
+        if block:
+            text = f"{text}\n\n{block}"
     rows = []
     lesson = _lesson_for(context, result.label)
     if session.role == Role.STUDENT and lesson:

@@ -266,6 +266,26 @@ MEASURED_KINDS = {"st_elevation": "ST elevation", "st_depression": "ST depressio
 MEASURED_TERRITORIES = {"inferior": "inferior", "anterior": "anterior", "lateral": "lateral", "other": "other leads"}
 MEASURED_NOTHING = "I couldn't measure rate or intervals reliably on this tracing."
 
+# --- Why the diagnosis (inference.explain reasons, shown under the diagnosis) -----------------
+WHY_HEADER = "<b>Why</b>"
+WHY = {
+    "st_elevation_reciprocal": "ST elevation {mm:.1f} mm in {leads} with reciprocal depression in {reciprocal}: "
+                               "{territory} acute MI pattern",
+    "st_elevation": "ST elevation {mm:.1f} mm in {leads}: {territory} acute MI pattern",
+    "st_depression": "ST depression {mm:.1f} mm in {leads} ({territory}): ischaemia, or the mirror of an MI elsewhere",
+    "pathological_q": "Pathological Q waves in {leads}: old {territory} infarction",
+    "t_inversion": "T-wave inversion in {leads}",
+    "irregularly_irregular": "Irregularly irregular rhythm (as in atrial fibrillation)",
+    "irregular": "Irregular rhythm (premature or dropped beats)",
+    "tachycardia": "Tachycardia: {bpm} bpm",
+    "bradycardia": "Bradycardia: {bpm} bpm",
+    "wide_qrs": "Wide QRS: {ms} ms (bundle branch block or ventricular origin)",
+    "long_pr": "Long PR: {ms} ms (first-degree AV block)",
+    "normal": "Regular rhythm at {bpm} bpm, no ST deviation ≥ {mm} mm, no pathological Q waves",
+    "no_typical_signs": "I measured none of the typical signs of this class: the model's call rests on subtler "
+                        "features — check the tracing yourself",
+}
+
 EXPORT_BUTTON = "📈 Digitized ECG (PNG + CSV)"
 EXPORT_GONE = (
     f"This digitized ECG is no longer available (kept {DIGITIZED_TTL.total_seconds() / 3600:.0f} hours). "

@@ -8,9 +8,10 @@
 
 The picture is read first (`inference.reading.read_ecg`: photo -> rectified sheet -> ECG check -> grid
 -> signals -> measurements). A refused reading is a refused Result carrying the reading's reason code;
-the classifier never sees it. Otherwise the classifier gets `reading.prepared`, cut from the
-rectified sheet (so a skewed photo is classified as the flat page it shows), and one backbone pass
-gives both the lead-head probabilities and the heat map.
+the models never see it. Otherwise the diagnosis comes from the measurement model over what the
+digitizer measured (`inference.measure_model`), and the image model (ResNet50 + lead head) gets
+`reading.prepared`, cut from the rectified sheet, for the heat map: its class-activation map of the
+diagnosed class.
 """
 
 from __future__ import annotations
@@ -18,7 +19,10 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from typing import Any
 
+import numpy as np
+
 from inference import preprocess as P
+from inference.explain import reasons
 from inference.classifier import Result, get_classifier, overlay_png, refusal_for, refused, result_from_probs
 
 
@@ -37,25 +41,49 @@ def finding_dicts(measurements: Any) -> list[dict]:
     return [{**asdict(f), "leads": list(f.leads)} for f in findings(measurements)]
 
 
-def analyse(image: bytes | str, max_width: int = 1000) -> Analysis:
+def analyse(image: bytes | str, max_width: int = 1000, heatmap: bool = True) -> Analysis:
     """The whole analysis of one picture (bytes or a path). Thread-safe; CPU-bound: run it off the event
     loop. Never raises for a bad picture: that is a refused Result with its reason code."""
     from inference.reading import read_ecg
 
-    return analyse_reading(read_ecg(image), max_width)
+    return analyse_reading(read_ecg(image), max_width, heatmap)
 
 
-def analyse_reading(reading: Any, max_width: int = 1000) -> Analysis:
-    """`analyse` for a reading already made (`inference.reading.Reading`)."""
+def analyse_reading(reading: Any, max_width: int = 1000, heatmap: bool = True) -> Analysis:
+    """`analyse` for a reading already made (`inference.reading.Reading`); without `heatmap` the image
+    model is not run at all."""
     if not reading.ok:
         return Analysis(refused(reading.detail or reading.reason, reading.reason), reading=reading)
-    probs, cams = get_classifier().probabilities_and_cams(reading.prepared.crops)
+    probs = diagnosis_probabilities(reading)
     result = result_from_probs(probs)
     if reading.measurements is not None:
         result.measurements = reading.measurements.to_dict()
         result.findings = finding_dicts(reading.measurements)
-    return Analysis(result, overlay_png(reading.prepared, cams, max_width), reading.digitized,
-                    reading.measurements, reading)
+        result.reasons = [asdict(r) for r in reasons(result.label, reading.measurements)]
+    png = None
+    if heatmap:
+        _, cams = get_classifier().probabilities_and_cams(reading.prepared.crops, int(np.argmax(probs)))
+        png = overlay_png(reading.prepared, cams, max_width)
+    return Analysis(result, png, reading.digitized, reading.measurements, reading)
+
+
+def classify(image: bytes | str) -> Result:
+    """The diagnosis of one picture, without the heat map (sync, CPU-bound: call it in a worker thread)."""
+    return analyse(image, heatmap=False).result
+
+
+def heatmap_png(image: bytes | str) -> bytes | None:
+    """The heat map of one picture's diagnosis (PNG), None when the picture is refused."""
+    return analyse(image).heatmap
+
+
+def diagnosis_probabilities(reading: Any) -> np.ndarray:
+    """The diagnosis of a page read: the measurement model over what the digitizer measured
+    (`inference.measure_model`; why it and not the image model: reports/measure_model.md)."""
+    from inference.features import features
+    from inference.measure_model import get_measure_model
+
+    return get_measure_model().probabilities(features(reading.digitized, reading.measurements))
 
 
 def analyse_prepared(prep: P.Prepared, max_width: int = 1000) -> tuple[Result, bytes | None]:

@@ -34,6 +34,7 @@ class Result:
     reason_code: str | None = None  # the refusal as a code (inference.reading), handlers/texts.py words it
     measurements: dict | None = None  # inference.measure.Measurements.to_dict() of the reading, if read
     findings: list[dict] = field(default_factory=list)  # inference.measure.findings(), as dicts
+    reasons: list[dict] = field(default_factory=list)  # inference.explain.reasons() of the label, as dicts
 
     def to_dict(self) -> dict:
         d = asdict(self)
@@ -94,11 +95,12 @@ class Classifier:
                 self._crop_fn = tf.function(lambda x: self.model(x, training=False), reduce_retracing=True)
             return np.asarray(self._crop_fn(tf.convert_to_tensor(crops, tf.float32)))
 
-    def probabilities_and_cams(self, crops: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """One backbone pass -> (page probabilities (4,), CAMs of the top class (16, h, w) scaled to [0, 1])."""
+    def probabilities_and_cams(self, crops: np.ndarray, cam_class: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """One backbone pass -> (page probabilities (4,), CAMs (16, h, w) scaled to [0, 1] of `cam_class`,
+        by default the top class)."""
         maps = self.conv_maps(crops)
         probs = self.head.probabilities(maps.mean(axis=(1, 2)))
-        cams = self.head.cams(maps, int(np.argmax(probs)))
+        cams = self.head.cams(maps, int(np.argmax(probs)) if cam_class is None else cam_class)
         return probs, cams / (cams.max() + 1e-9)
 
     def page_probabilities(self, crops: np.ndarray) -> np.ndarray:
@@ -185,12 +187,3 @@ def get_classifier() -> Classifier:
                 _instance = Classifier()
     return _instance
 
-
-def classify(image_bytes: bytes) -> Result:
-    """Classify one photographed/scanned 12-lead ECG page (sync, CPU-bound: call it in a worker thread)."""
-    return get_classifier().classify(image_bytes)
-
-
-def heatmap_png(image_bytes: bytes) -> bytes:
-    """Class-activation overlay PNG for the predicted class. Raises inference.NotAnImage for unreadable bytes."""
-    return get_classifier().heatmap_png(image_bytes)

@@ -1,5 +1,6 @@
-"""`inference.analysis.analyse` (what the bot runs) agrees with `classify` + `heatmap_png` on flat pages,
-and adds the reading (signals, measurements); refusals carry the reading's reason code."""
+"""`inference.analysis.analyse` (what the bot runs): the diagnosis is the measurement model's over the
+reading's features, `classify` gives the same without the heat map; refusals carry the reading's
+reason code."""
 
 from __future__ import annotations
 
@@ -16,17 +17,23 @@ SHARED = Path(__file__).resolve().parents[2] / "shared" / "data" / "ecg-images"
 
 
 @pytest.mark.skipif(not SHARED.is_dir(), reason=f"ECG images not available at {SHARED}")
-def test_same_probabilities_as_classify_and_a_heatmap():
+def test_diagnosis_from_the_measurement_model_and_a_heatmap_of_it():
+    from inference.features import features
+    from inference.measure_model import get_measure_model
+
     for path in sorted(SHARED.rglob("*.jpg"))[::150]:
         data = path.read_bytes()
-        expected = inference.classify(data)
+        expected = inference.classify(data)  # the same path without the heat map
         a = analyse(data)
         result, heatmap = a.result, a.heatmap
         assert a.digitized is not None and result.measurements and result.measurements["heart_rate_bpm"] > 0
         assert result.label == expected.label and result.uncertain == expected.uncertain
-        for key, p in expected.probabilities.items():
-            assert result.probabilities[key] == pytest.approx(p, abs=1e-5)
-        assert sum(result.probabilities.values()) == pytest.approx(1.0, abs=1e-4)
+        probs = get_measure_model().probabilities(features(a.digitized, a.measurements))
+        for key, p in zip(inference.LABELS, probs):
+            assert result.probabilities[key] == pytest.approx(float(p), abs=1e-9)
+            assert expected.probabilities[key] == pytest.approx(float(p), abs=1e-9)
+        assert sum(result.probabilities.values()) == pytest.approx(1.0, abs=1e-6)
+        assert result.reasons and all(r["key"] for r in result.reasons)
         image = Image.open(io.BytesIO(heatmap))
         assert image.format == "PNG" and image.width > 500
 

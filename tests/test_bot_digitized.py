@@ -42,6 +42,8 @@ async def test_measured_block_export_and_only_the_owner_gets_it(harness):
     await harness.signed_up(ben, username="ben", email="ben@example.com", role="Healthcare professional")
     result = await _result(ann, data)
     assert "What I measured" in result.text
+    assert texts.WHY_HEADER.replace("<b>", "").replace("</b>", "") in result.text  # the signs behind it
+    assert result.text.index("Why") < result.text.index("What I measured")
     assert re.search(r"Heart rate: \d+ bpm", result.text)
     assert "QRS" in result.text and "not a medical device" in result.text
     assert texts.EXPORT_BUTTON in result.button_texts
