@@ -245,6 +245,9 @@ REFUSALS: dict[str, tuple[str, str]] = {
     "not_ecg": ("this doesn't look like a 12-lead ECG printout.",
                 "Send a standard 12-lead ECG printout (3 x 4 leads and a rhythm strip on pink grid paper). "
                 + RETAKE_PHOTO),
+    "unoriented": ("I found the ECG sheet but can't tell which way up it is (its calibration marks and header "
+                   "aren't clear).",
+                   "Photograph the whole sheet the right way up, with the header at the top. " + RETAKE_PHOTO),
     "untraceable": ("I found the ECG sheet, but too few of its 12 leads could be traced.",
                     "Avoid glare, shadows and folds across the tracing. " + RETAKE_PHOTO),
 }

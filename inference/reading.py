@@ -4,8 +4,9 @@
     if reading.ok:
         reading.measurements.heart_rate_bpm, reading.digitized.leads["V2"].signal, reading.page ...
     else:
-        reading.reason  # a code: not_image, too_large, too_small, bad_aspect, animated, deep_image,
-                        # no_sheet, cut_off, blurred, too_dark, sheet_too_small, not_ecg, untraceable
+        reading.reason  # a code of REASON_CODES: not_image, too_large, too_small, bad_aspect, animated, deep_image,
+                        # no_sheet, cut_off, blurred, too_dark, sheet_too_small, not_ecg, unoriented,
+                        # untraceable
 
 Each step is its own module and returns a typed result: `image_io` (decode, limits), `sheet` (find the
 printout, rectify it to the canonical page), `ecg_check` (is it a 12-lead printout, on the rectified
@@ -25,6 +26,8 @@ from inference.digitize import digitize
 from inference.grid import Grid, find_grid, ink_map
 from inference.signals import Digitized
 
+REASON_CODES = ("not_image", "too_large", "too_small", "bad_aspect", "animated", "deep_image", "no_sheet",
+                "cut_off", "blurred", "too_dark", "sheet_too_small", "not_ecg", "unoriented", "untraceable")
 MIN_TRACED_LEADS = 8  # fewer traced leads than this: the page is not read
 
 
@@ -44,17 +47,30 @@ class Reading:
         return self.sheet.page if self.sheet is not None else None
 
 
-def _check_area(ink: np.ndarray) -> np.ndarray:
-    """The trace area of a rectified photo for the ECG check: the digitizer's strokes (adaptive ink,
-    grid dots and noise specks dropped) at the size the check's rules were set on."""
+def _check_area(page: np.ndarray) -> np.ndarray:
+    """The trace area of a rectified photo for the ECG check: the digitizer's own trace mask, at the
+    size the check's rules were set on. Not `grid.stroke_mask(ink_map)`: its darkness is relative to the
+    strongest ink a row pitch around, so beside a dark QRS spike a photo's faint flat trace falls under
+    the threshold and the rows look broken ("no continuous traces")."""
     import cv2
 
-    from inference.grid import stroke_mask
+    from inference.digitize import trace_mask
 
     x0, y0, x1, y1 = P.DEFAULT_BOX
     ah, aw = P.area_size()
-    strokes = stroke_mask(ink[y0:y1, x0:x1]).astype(np.float32)
+    red = page[..., 0] if page.ndim == 3 else page
+    strokes = trace_mask(red[y0:y1, x0:x1]).astype(np.float32)
     return cv2.resize(strokes, (aw, ah), interpolation=cv2.INTER_AREA)
+
+
+MIN_HEADER_RULE = 0.7  # `sheet.header_rule_cover` a photo without its pulses in place needs to be read
+
+
+def _pulses_in_place(grid: Grid) -> bool:
+    """The grid's scale came from calibration pulses and at least one of them marks a row's start
+    (t = 0) where the layout has it. The scale alone is no proof: on a page upside down the rows' ends
+    and QRS spikes can pass for pulses (then of the wrong height, and not at the rows' starts)."""
+    return grid.scale_source == "calibration" and any(t == 0.0 for marks in grid.row_marks for _, t in marks)
 
 
 def refuse(reason: str, detail: str, **parts) -> Reading:
@@ -76,12 +92,28 @@ def read_ecg(data: bytes | str | np.ndarray) -> Reading:
     # a scan as it is keeps the classifier's own grid search; a rectified photo is on the layout already
     prepared = P.prepare(page) if found.method == "as_is" else P.prepare_rectified(page)
     ink = ink_map(page)
-    # the check reads a scan's own ink map; a photo's, with the digitizer's contrast-adaptive ink
-    area = prepared.area if found.method == "as_is" else _check_area(ink)
-    check = ecg_check.check(prepared.page, area)
+    # the check reads a scan's own ink map; a photo's, the digitizer's trace mask (see _check_area)
+    area = prepared.area if found.method == "as_is" else _check_area(page)
+    check = ecg_check.check(prepared.page, area, photo=found.method != "as_is")
     if not check.is_ecg:
         return refuse("not_ecg", check.reason or "not a 12-lead ECG printout", sheet=found, prepared=prepared)
+    if found.method != "as_is":
+        # the photo's trace mask keeps faint strokes, so a line chart's rows pass the check: its coloured
+        # lines tell it from a printout's black trace
+        colour = ecg_check.trace_saturation(page)
+        if colour > ecg_check.MAX_TRACE_SATURATION:
+            return refuse("not_ecg", f"the lines in the trace rows are coloured (saturation {colour:.2f}), "
+                          "not a printout's black trace", sheet=found, prepared=prepared)
     grid = find_grid(page, ink)
+    if found.method != "as_is" and not _pulses_in_place(grid):
+        # a photo rectified upside down reads every trace inverted (a made-up diagnosis): which way up
+        # the page is must show on it, by the calibration pulses at the rows' left ends or else by the
+        # header's rule across the top. With neither, refuse.
+        rule = sheet_step.header_rule_cover(page)
+        if rule < MIN_HEADER_RULE:
+            return refuse("unoriented", f"which way up the sheet lies cannot be told (no calibration pulse "
+                          f"at the rows' starts, header rule cover {rule:.2f})", sheet=found, grid=grid,
+                          prepared=prepared)
     digitized = digitize(page, grid, ink)
     traced = len(digitized.traced_leads)
     if traced < MIN_TRACED_LEADS:

@@ -3,6 +3,8 @@ come out mirrored, and pictures that are not a readable sheet at all."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import cv2
 import numpy as np
 import pytest
@@ -79,3 +81,26 @@ def test_a_picture_whose_rows_run_off_the_page_is_refused_not_raised():
     blobs = skimage.data.binary_blobs(length=512, rng=3).astype(np.uint8) * 255
     reading = read_ecg(np.ascontiguousarray(np.stack([blobs] * 3, axis=-1)))
     assert not reading.ok
+
+
+SHARED = Path(__file__).resolve().parents[2] / "shared" / "data" / "ecg-images"
+SPLIT = Path(__file__).resolve().parents[1] / "training" / "split.json"
+
+
+# photos of real pages (split part, item, photo seed) that the sheet finder rectified upside down and
+# the reading accepted, turning every trace over (before the orientation guard in `reading`)
+@pytest.mark.skipif(not SHARED.is_dir(), reason=f"ECG images not available at {SHARED}")
+@pytest.mark.parametrize("part, item, seed", [("test", 60, 1060), ("test", 79, 1079), ("train", 19, 5019)])
+def test_a_photo_is_never_read_upside_down(part, item, seed):
+    import json
+
+    from inference.image_io import load_image
+
+    name = json.loads(SPLIT.read_text())[part][item]["name"]
+    photo = render_photo(load_image((SHARED / name).read_bytes()), seed)
+    reading = read_ecg(photo.jpeg)
+    if not reading.ok:  # refusing the page is safe; reading it inverted is not
+        return
+    # the found page's top-left corner is the printed page's, not its bottom-right one
+    found, true = reading.sheet.corners, np.asarray(photo.corners)
+    assert np.linalg.norm(found[0] - true[0]) < np.linalg.norm(found[0] - true[2])
