@@ -242,15 +242,15 @@ def main(argv: list[str] | None = None) -> int:
 
         rep["test"]["hog_logreg_scans"] = metrics(y_test, fit_predict_hog(h, y, hog_pages(test, log)))
     rep["seconds"] = time.time() - t0
-    write_report(rep)
+    write_report(rep, REPORTS if a.out == MODEL_FILE else a.out.parent)  # a trial run reports beside its model
     log(json.dumps({k: rep[k] for k in ("cv", "temperature")}, indent=1))
     log(f"test: {json.dumps({k: {'acc': v['accuracy'], 'f1': v['macro_f1']} for k, v in rep['test'].items()})}")
     return 0
 
 
-def write_report(rep: dict) -> None:
-    REPORTS.mkdir(exist_ok=True)
-    (REPORTS / "measure_model.json").write_text(json.dumps(rep, indent=1) + "\n")
+def write_report(rep: dict, folder: Path = REPORTS) -> None:
+    folder.mkdir(exist_ok=True)
+    (folder / "measure_model.json").write_text(json.dumps(rep, indent=1) + "\n")
 
     def cv_row(name, s):
         r = s["recall"]["mean"]
@@ -280,7 +280,7 @@ def write_report(rep: dict) -> None:
     for name, m in rep["test"].items():
         lines.append(test_row(name, m))
     lines += ["", "A refused picture (the reading found no usable ECG) counts as wrong.", ""]
-    (REPORTS / "measure_model.md").write_text("\n".join(lines))
+    (folder / "measure_model.md").write_text("\n".join(lines))
 
 
 if __name__ == "__main__":
