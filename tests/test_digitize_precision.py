@@ -51,19 +51,24 @@ def test_median_snr_of_rendered_scans(read_scans):
     assert np.median(r) > 0.98, np.median(r)
 
 
+def _qrs_of_every_lead(read_scans):
+    """(true signal, digitized signal, QRS windows) of every lead of every page."""
+    for truth, _, d in read_scans:
+        for name in L.LEADS:
+            yield (truth["leads"][name]["signal"].astype(np.float64), d.leads[name].signal.astype(np.float64),
+                   _qrs_windows(truth, name))
+
+
 def test_qrs_is_not_jagged(read_scans):
     # a QRS read with its up- and down-strokes interleaved zigzags: its path length (total variation)
     # exceeds the true one (by 40 % in the median before); a smooth reading does not
     ratios = []
-    for truth, _, d in read_scans:
-        for name in L.LEADS:
-            true = truth["leads"][name]["signal"].astype(np.float64)
-            est = d.leads[name].signal.astype(np.float64)
-            for a, b in _qrs_windows(truth, name):
-                tv_true = np.abs(np.diff(true[a:b])).sum()
-                tv_est = np.abs(np.diff(est[a:b])).sum()
-                if tv_true > 0.5 and np.isfinite(tv_est):
-                    ratios.append(tv_est / tv_true)
+    for true, est, windows in _qrs_of_every_lead(read_scans):
+        for a, b in windows:
+            tv_true = np.abs(np.diff(true[a:b])).sum()
+            tv_est = np.abs(np.diff(est[a:b])).sum()
+            if tv_true > 0.5 and np.isfinite(tv_est):
+                ratios.append(tv_est / tv_true)
     assert len(ratios) > 50
     assert np.median(ratios) < 1.1, np.median(ratios)
     assert np.percentile(ratios, 90) < 1.25, np.percentile(ratios, 90)
@@ -73,16 +78,13 @@ def test_r_and_s_tips_keep_their_height(read_scans):
     # the largest deflection of each QRS (an R or a deep S, > 0.5 mV), read within one sample of its
     # time: within 0.15 mV for 90 % of them (before: 0.27 mV, narrow tips were cut)
     errors = []
-    for truth, _, d in read_scans:
-        for name in L.LEADS:
-            true = truth["leads"][name]["signal"].astype(np.float64)
-            est = d.leads[name].signal.astype(np.float64)
-            for a, b in _qrs_windows(truth, name):
-                j = a + int(np.argmax(np.abs(true[a:b])))
-                if abs(true[j]) > 0.5:
-                    near = est[j - 1:j + 2]
-                    got = near[np.argmax(np.abs(near))] if np.isfinite(near).all() else 0.0
-                    errors.append(abs(got - true[j]))
+    for true, est, windows in _qrs_of_every_lead(read_scans):
+        for a, b in windows:
+            j = a + int(np.argmax(np.abs(true[a:b])))
+            if abs(true[j]) > 0.5:
+                near = est[j - 1:j + 2]
+                got = near[np.argmax(np.abs(near))] if np.isfinite(near).all() else 0.0
+                errors.append(abs(got - true[j]))
     assert len(errors) > 20
     assert np.percentile(errors, 90) < 0.15, np.percentile(errors, 90)
 

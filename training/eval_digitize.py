@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 import time
 from pathlib import Path
 
@@ -273,7 +274,7 @@ def main(argv: list[str] | None = None) -> int:
     def log(msg):
         print(msg, flush=True)
 
-    res: dict = {"command": "python -m training.eval_digitize " + " ".join(argv or [])}
+    res: dict = {"command": "python -m training.eval_digitize " + " ".join(sys.argv[1:] if argv is None else argv)}
     scans, photos, samples = rendered(a.rendered, log)
     res["rendered"] = {"scans": scans, "photos": photos}
     if not a.no_real:

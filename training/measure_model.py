@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 import time
 import warnings
 from pathlib import Path
@@ -203,7 +204,7 @@ def main(argv: list[str] | None = None) -> int:
     xp_test, refp_test = page_features(test, PHOTO_SEED0, a.workers, log)
 
     # cross-validation on train+val
-    rep: dict = {"command": "python -m training.measure_model " + " ".join(argv or []),
+    rep: dict = {"command": "python -m training.measure_model " + " ".join(sys.argv[1:] if argv is None else argv),
                  "folds": a.folds, "repeats": a.repeats, "photos_in_training": a.photos,
                  "dev_counts": np.bincount(y, minlength=len(LABELS)).tolist(),
                  "test_counts": np.bincount(y_test, minlength=len(LABELS)).tolist()}
