@@ -63,6 +63,42 @@ def _column_runs(band: np.ndarray) -> list[np.ndarray]:
     return [runs[bounds[i]:bounds[i + 1]] for i in range(band.shape[1])]
 
 
+def _forward(cols: list[np.ndarray], zero: float) -> tuple[list[list], list[tuple[list[int], list[float]]]]:
+    """The Viterbi forward pass over the columns' runs: per column its candidates ((top, bottom) of each
+    run, then the hold state) and (back-pointers, costs relative to the column's best). Plain Python:
+    a column has a handful of candidates, where NumPy's per-call overhead would cost ten times more."""
+    inf = float("inf")
+    prev_pos: list = [(zero, zero)]  # virtual start at the zero line
+    prev_cost = [0.0]
+    cand: list[list] = []
+    back: list[tuple[list[int], list[float]]] = []
+    for col in cols:
+        runs = col.tolist()
+        if len(runs) > MAX_RUNS:
+            runs = sorted(runs, key=lambda r: abs((r[0] + r[1]) / 2 - zero))[:MAX_RUNS]
+        costs, args = [], []
+        for t, b in runs:
+            best, arg = inf, 0
+            for j, (pt, pb) in enumerate(prev_pos):
+                gap = max(0.0, t - pb - 1, pt - b - 1)
+                c = prev_cost[j] + JUMP_COST * gap
+                if c < best:
+                    best, arg = c, j
+            costs.append(best + BASELINE_PULL * abs((t + b) / 2 - zero))
+            args.append(arg)
+        # the hold state: no run here, keep the best predecessor's position
+        h = prev_cost.index(min(prev_cost))
+        runs.append(prev_pos[h])
+        costs.append(prev_cost[h] + HOLD_COST)
+        args.append(h)
+        m = min(costs)
+        prev_cost = [c - m for c in costs]
+        prev_pos = runs
+        cand.append(runs)
+        back.append((args, prev_cost))
+    return cand, back
+
+
 def track_row(ink: np.ndarray, y_zero: float, x0: int, x1: int, masked: np.ndarray,
               up_px: float, down_px: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Follow one printed row's stroke from column x0 to x1.
@@ -75,42 +111,17 @@ def track_row(ink: np.ndarray, y_zero: float, x0: int, x1: int, masked: np.ndarr
     band[:, masked] = False
     cols = _column_runs(band)
     zero = y_zero - ya
-    n = len(cols)
-    # forward pass: cost, back-pointer and (top, bottom) of every candidate of every column
-    cand: list[np.ndarray] = []
-    back: list[np.ndarray] = []
-    prev_pos = np.array([[zero, zero]], float)  # virtual start at the zero line
-    prev_cost = np.array([0.0])
-    for i in range(n):
-        runs = cols[i].astype(float)
-        if len(runs) > MAX_RUNS:
-            centre = runs.mean(axis=1)
-            runs = runs[np.argsort(np.abs(centre - zero))[:MAX_RUNS]]
-        if len(runs):
-            gap = np.maximum(0.0, np.maximum(runs[None, :, 0] - prev_pos[:, None, 1] - 1,
-                                             prev_pos[:, None, 0] - runs[None, :, 1] - 1))
-            total = prev_cost[:, None] + JUMP_COST * gap
-            arg = total.argmin(axis=0)
-            cost = total[arg, np.arange(len(runs))] + BASELINE_PULL * np.abs(runs.mean(axis=1) - zero)
-        else:
-            arg, cost = np.zeros(0, int), np.zeros(0)
-        # the hold state: no run here, keep the best predecessor's position
-        h = int(prev_cost.argmin())
-        pos = np.vstack([runs, prev_pos[h:h + 1]]) if len(runs) else prev_pos[h:h + 1].copy()
-        cost = np.append(cost, prev_cost[h] + HOLD_COST)
-        arg = np.append(arg, h)
-        cand.append(pos)
-        back.append(arg)
-        prev_pos, prev_cost = pos, cost - cost.min()
+    cand, back = _forward(cols, zero)
     # back-trace
+    n = len(cols)
     tops, bots = np.full(n, np.nan), np.full(n, np.nan)
     connected = np.zeros(n, bool)
-    k = int(prev_cost.argmin())
+    k = back[-1][1].index(0.0) if n else 0  # costs are relative to the column's best: its first minimum
     for i in range(n - 1, -1, -1):
         held = k == len(cand[i]) - 1
         if not held:
             tops[i], bots[i] = cand[i][k]
-        j = int(back[i][k])
+        j = back[i][0][k]
         if not held and i > 0 and j != len(cand[i - 1]) - 1:
             pt, pb = cand[i - 1][j]
             connected[i] = cand[i][k][0] <= pb + 1 and pt <= cand[i][k][1] + 1
