@@ -131,13 +131,13 @@ async def main_async(args) -> list[dict]:
             jwt_secret="bench-secret-0123456789abcdef0123456789",
             data_dir=tmp_path / "data",
         )
-        runtime = BotRuntime(settings, poll_timeout=1)
+        runtime = BotRuntime(settings, poll_timeout=1, warm_model=True)  # as `ecg-bot run` starts it
         results = []
         try:
             await runtime.start()
             images = pick_images(Path(args.images), max(args.users))
             users = [await sign_in(runtime, emulator, outbox, 5000 + i) for i in range(max(args.users))]
-            # warm-up: loads the model (cold start is measured by benchmarks/bench_inference.py)
+            # warm-up: after the models' loading (cold start: benchmarks/bench_inference.py), one analysis
             await one_analysis(users[0], images[0], args.timeout)
             for count in args.users:
                 result = await scenario(users[:count], images, args.timeout)

@@ -35,7 +35,7 @@ from inference.queue import AnalysisQueue
 log = logging.getLogger(__name__)
 
 DATABASE_NAME = "ecg_analyzer"
-ANALYSIS_WORKERS = 1  # TensorFlow already uses every core for one image; more workers only add memory
+ANALYSIS_WORKERS = 2  # the reading (sheet, digitizer) is single-threaded: two keep both cores busy; the models are shared
 
 
 def analyse_image(data: bytes):
@@ -161,12 +161,22 @@ class BotRuntime:
         log.info("bot @%s is running", self._bot_username)
 
     async def _warm_model(self) -> None:
-        """Load the model in the analysis pool right away, so the first user doesn't wait for it."""
+        """Load the models in the analysis pool right away, so the first user doesn't wait for them.
+
+        Then everything start-up allocated (TensorFlow's and Keras's objects: millions) is moved out of
+        the garbage collector's generations (`gc.freeze`): otherwise a full collection, triggered by the
+        reading's many small allocations in the worker thread, walks them all while holding the GIL and
+        stalled the event loop for 0.1-0.35 s (measured by benchmarks/bench_bot.py)."""
 
         def load() -> None:
+            import gc
+
             import inference
+            from inference.measure_model import get_measure_model
 
             inference.get_classifier()
+            get_measure_model()
+            gc.freeze()
 
         try:
             await self.services.analysis.run(load)
