@@ -22,8 +22,8 @@ from typing import Any
 import numpy as np
 
 from inference import preprocess as P
-from inference.explain import reasons
 from inference.classifier import Result, get_classifier, overlay_png, refusal_for, refused, result_from_probs
+from inference.explain import reasons
 
 
 @dataclass

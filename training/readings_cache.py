@@ -1,7 +1,7 @@
 """Read every page (and its phone-photo copy) once, and keep the readings outside git.
 
-Digitizing a page takes about a second; the measurement-model study reads 418 pages and 84 photos,
-and the feature code changes more often than the digitizer. So the (Digitized, Measurements) pair of
+Reading a page takes about a second; `training.measure_model` reads all 418 pages and a rendered photo
+of each, and the feature code changes more often than the digitizer. So the (Digitized, Measurements) pair of
 each picture is pickled under `~/.cache/ecg-analyzer/readings/`, keyed by the picture's sha256 and a
 hash of the reading code's sources: a change to the digitizer re-reads, a change to the features does
 not. A picture the reading refuses is stored as its refusal reason (a string).
