@@ -22,8 +22,9 @@ from typing import Any
 import numpy as np
 
 from inference import preprocess as P
-from inference.classifier import Result, get_classifier, overlay_png, refusal_for, refused, result_from_probs
+from inference.classifier import Result, get_classifier, refusal_for, refused, result_from_probs
 from inference.explain import reasons
+from inference.heatmap import overlay_png
 
 
 @dataclass

@@ -1,14 +1,13 @@
-"""Loaded-once classifier: non-ECG refusal, page prediction from lead crops, heat-map overlay."""
+"""Loaded-once image classifier (ResNet50 + lead head): non-ECG refusal, page prediction from lead crops, and the
+class-activation maps `inference.heatmap` draws."""
 
 from __future__ import annotations
 
-import io
 import threading
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import numpy as np
-from PIL import Image
 
 from inference import ecg_check
 from inference import preprocess as P
@@ -49,7 +48,7 @@ def refused(reason: str, code: str | None = None) -> Result:
 class Classifier:
     """The ResNet50 backbone and the lead head (`inference.lead_head`), loaded once. Page answers come from
     the lead head over the 16 crops' pooled features; the heat map is the head's exact class-activation
-    map. `classify` and `heatmap_png` are safe to call from several threads."""
+    map. Safe to call from several threads."""
 
     def __init__(self, model_path: str | Path = MODEL_FILE):
         from inference.model_def import load_fp16
@@ -119,12 +118,6 @@ class Classifier:
             return refused("the file is not a readable image", "not_image")
         return self.classify_prepared(prep, check=check)
 
-    def heatmap_png(self, image_bytes: bytes, max_width: int = 1000) -> bytes:
-        """PNG of the page with the class-activation map of the predicted class laid over the lead cells."""
-        prep = P.prepare(image_bytes)
-        _, cams = self.probabilities_and_cams(prep.crops)
-        return overlay_png(prep, cams, max_width)
-
 
 def refusal_for(prep: P.Prepared) -> Result | None:
     """A refusal when the page is not a 12-lead ECG printout (the rule-based check), else None."""
@@ -147,31 +140,6 @@ def result_from_probs(probs: np.ndarray) -> Result:
         probabilities={k: float(v) for k, v in zip(LABELS, probs)},
         top_two=[(LABELS[top], conf), (LABELS[second], float(probs[second]))],
     )
-
-
-def overlay_png(prep: P.Prepared, cams: np.ndarray, max_width: int = 1000) -> bytes:
-    """Paste each crop's CAM back onto the page where the crop came from and blend a colour map."""
-    from matplotlib import colormaps
-
-    f = min(1.0, max_width / prep.page.shape[1])  # work at the output size: cheaper
-    page = np.asarray(Image.fromarray(prep.page).resize((round(prep.page.shape[1] * f), round(prep.page.shape[0] * f)),
-                                                        Image.BILINEAR)).astype(np.float32)
-    x0, y0, x1, y1 = (v * f for v in prep.box)
-    ah, aw = P.area_size()
-    sx, sy = (x1 - x0) / aw, (y1 - y0) / ah
-    heat = np.zeros(page.shape[:2], np.float32)
-    for cam, (cx0, cy0, cx1, cy1) in zip(cams, P.crop_boxes(ah, aw)):
-        px0, py0 = int(x0 + cx0 * sx), int(y0 + cy0 * sy)
-        pw, ph = max(1, int((cx1 - cx0) * sx)), max(1, int((cy1 - cy0) * sy))
-        up = np.asarray(Image.fromarray(cam.astype(np.float32)).resize((pw, ph), Image.BILINEAR))
-        region = heat[py0:py0 + ph, px0:px0 + pw]
-        np.maximum(region, up[: region.shape[0], : region.shape[1]], out=region)
-    rgb = colormaps["jet"](heat)[..., :3] * 255
-    alpha = (0.55 * heat)[..., None]
-    out = (page * (1 - alpha) + rgb * alpha).astype(np.uint8)
-    buf = io.BytesIO()
-    Image.fromarray(out).save(buf, format="PNG", compress_level=1)
-    return buf.getvalue()
 
 
 _instance: Classifier | None = None
