@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from html import escape
 
+from .limits import ACTIVATION_TTL, RESET_CODE_TTL, hours, minutes
+
 __all__ = ["activation_email", "reset_code_email"]
 
 _STYLE = "font-family:Arial,Helvetica,sans-serif;color:#222;line-height:1.5"
@@ -26,8 +28,8 @@ def activation_email(username: str, link: str) -> tuple[str, str, str]:
         f"Hello {username},\n\n"
         "Welcome to ECG Analyzer. To activate your account, open this link in Telegram:\n\n"
         f"{link}\n\n"
-        "The link is valid for 24 hours and can be used once. If it has expired, send /resend to the bot "
-        "for a new one.\n\n"
+        f"The link is valid for {hours(ACTIVATION_TTL)} hours and can be used once. If it has expired, send "
+        "/resend to the bot for a new one.\n\n"
         "If you did not register, you can ignore this email.\n"
     )
     body = (
@@ -36,8 +38,8 @@ def activation_email(username: str, link: str) -> tuple[str, str, str]:
         f"<p><a href=\"{escape(link, quote=True)}\" style=\"display:inline-block;padding:10px 16px;"
         "background:#b0122b;color:#fff;text-decoration:none;border-radius:4px\">Activate my account</a></p>"
         f"<p style=\"word-break:break-all\">{escape(link)}</p>"
-        "<p>The link is valid for 24 hours and can be used once. If it has expired, send /resend to the bot "
-        "for a new one.</p>"
+        f"<p>The link is valid for {hours(ACTIVATION_TTL)} hours and can be used once. If it has expired, send "
+        "/resend to the bot for a new one.</p>"
     )
     return subject, text, _html(subject, body)
 
@@ -47,16 +49,16 @@ def reset_code_email(username: str, code: str) -> tuple[str, str, str]:
     text = (
         f"Hello {username},\n\n"
         f"Your password reset code is: {code}\n\n"
-        "Type it in the chat with the bot. It is valid for 15 minutes and can be used once; asking for a new "
-        "code makes this one invalid.\n\n"
+        f"Type it in the chat with the bot. It is valid for {minutes(RESET_CODE_TTL)} minutes and can be used "
+        "once; asking for a new code makes this one invalid.\n\n"
         "If you did not ask to reset your password, ignore this email: your password stays unchanged.\n"
     )
     body = (
         f"<p>Hello {escape(username)},</p>"
         "<p>Your password reset code is:</p>"
         f"<p style=\"font-size:28px;font-weight:bold;letter-spacing:6px\">{escape(code)}</p>"
-        "<p>Type it in the chat with the bot. It is valid for 15 minutes and can be used once; asking for a "
-        "new code makes this one invalid.</p>"
+        f"<p>Type it in the chat with the bot. It is valid for {minutes(RESET_CODE_TTL)} minutes and can be "
+        "used once; asking for a new code makes this one invalid.</p>"
         "<p>If you did not ask to reset your password, your password stays unchanged.</p>"
     )
     return subject, text, _html(subject, body)

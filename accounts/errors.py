@@ -1,4 +1,5 @@
-"""Typed domain errors. Handlers map them to chat texts (handlers/texts.py); no texts here."""
+"""Typed domain errors. Handlers map them to chat texts (handlers/texts.py); no texts here. An unreachable
+database is `storage.mongo.StorageUnavailable`, the same for every repository."""
 
 from __future__ import annotations
 
@@ -16,7 +17,6 @@ __all__ = [
     "ResetCodeExpired",
     "MailNotSent",
     "MailThrottled",
-    "StorageUnavailable",
 ]
 
 
@@ -103,10 +103,3 @@ class MailThrottled(AccountError):
     def __init__(self, retry_at: datetime) -> None:
         super().__init__(retry_at)
         self.retry_at = retry_at
-
-
-class StorageUnavailable(AccountError):
-    """The database cannot be reached."""
-
-    code = "storage_unavailable"
-

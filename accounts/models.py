@@ -43,3 +43,8 @@ class Session:
     expires_at: datetime
     ended_at: datetime | None = None
     end_reason: str | None = None  # "logout" | "replaced" | "expired" | "reset"
+
+    @property
+    def can_learn(self) -> bool:
+        """Lessons and practice are for medical students, and for instructors whatever their role."""
+        return self.role == Role.STUDENT or self.is_instructor

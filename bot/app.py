@@ -10,27 +10,34 @@ import asyncio
 import contextlib
 import logging
 import signal
-from typing import Any
+from typing import TYPE_CHECKING
 
+from pymongo import AsyncMongoClient
 from telegram import BotCommand
-from telegram.ext import Application, ApplicationBuilder, Defaults
 from telegram.constants import ParseMode
+from telegram.ext import Application, ApplicationBuilder, ContextTypes, Defaults
 
 from accounts.clock import Clock, SystemClock
 from accounts.mailer import Mailer, SmtpMailer
 from accounts.service import AccountService
-from accounts.storage import connect, ensure_indexes
 from bot.config import Settings, resolve_jwt_secret
 from bot.embedded import EmbeddedMongo, EmbeddedOutbox
 from bot.persistence import MongoPersistence
-from bot.services import SERVICES_KEY, Services
 from bot.update_processor import PerChatUpdateProcessor
-from handlers import register_handlers, texts
-from handlers.practice import install as install_practice, restore_reminders
-from handlers.sessions import restore_sessions
-from inference.digitized_store import DigitizedStore
-from inference.history import AnalysisHistory
+from content.lessons import LESSON_FOR_LABEL
+from handlers import texts
+from handlers.context import AppContext, Services, install_services
+from handlers.jobs import restore_jobs
+from handlers.routes import register_handlers
 from inference.queue import AnalysisQueue
+from storage import accounts as account_collections
+from storage.digitized import DigitizedStore
+from storage.history import AnalysisHistory
+from storage.mongo import Database, connect
+from storage.practice import CaseStore, PracticeStore, ReminderStore
+
+if TYPE_CHECKING:
+    from inference.analysis import Analysis
 
 log = logging.getLogger(__name__)
 
@@ -38,7 +45,7 @@ DATABASE_NAME = "ecg_analyzer"
 ANALYSIS_WORKERS = 2  # the reading (sheet, digitizer) is single-threaded: two keep both cores busy; the models are shared
 
 
-def analyse_image(data: bytes):
+def analyse_image(data: bytes) -> Analysis:
     """`inference.analysis.analyse`: the reading (rectified sheet, signals, measurements), then the
     diagnosis and its heat map from one backbone pass -> `Analysis`. Runs in the analysis pool's thread;
     TensorFlow loads on first use, not at start."""
@@ -47,7 +54,7 @@ def analyse_image(data: bytes):
     return analyse(data)
 
 
-async def start_database(settings: Settings) -> tuple[Any, Any, EmbeddedMongo | None]:
+async def start_database(settings: Settings) -> tuple[Database, AsyncMongoClient, EmbeddedMongo | None]:
     """(database, client, embedded server or None): MONGODB_URI, or else the embedded nx-27017 under
     DATA_DIR, with the account indexes ensured."""
     mongo = None
@@ -60,7 +67,7 @@ async def start_database(settings: Settings) -> tuple[Any, Any, EmbeddedMongo | 
             log.info("embedded MongoDB-protocol server (nx-27017) started on %s", uri)
         client = connect(uri)
         db = client.get_default_database(DATABASE_NAME)  # a database named in the URI wins
-        await ensure_indexes(db)
+        await account_collections.ensure_indexes(db)
         return db, client, mongo
     except BaseException:
         if client is not None:
@@ -94,9 +101,10 @@ class BotRuntime:
         self.poll_timeout = poll_timeout
         self.application: Application | None = None
         self.services: Services | None = None
+        self.db: Database | None = None
         self._mongo: EmbeddedMongo | None = None
         self._outbox: EmbeddedOutbox | None = None
-        self._client: Any = None
+        self._client: AsyncMongoClient | None = None
         self._bot_username = ""
 
     @property
@@ -105,9 +113,9 @@ class BotRuntime:
         return self._outbox
 
     # --- services -------------------------------------------------------------------------------
-    async def _start_database(self) -> Any:
-        db, self._client, self._mongo = await start_database(self.settings)
-        return db
+    async def _start_database(self) -> Database:
+        self.db, self._client, self._mongo = await start_database(self.settings)
+        return self.db
 
     async def _start_mailer(self) -> Mailer:
         if self.settings.smtp_host:
@@ -120,38 +128,39 @@ class BotRuntime:
     def _deep_link(self, payload: str) -> str:
         return f"https://t.me/{self._bot_username}?start={payload}"
 
+    async def _build_services(self, db: Database) -> Services:
+        """Every service and repository the handlers use, built here and nowhere else."""
+        mailer = await self._start_mailer()
+        accounts = AccountService(db, mailer, self.clock, resolve_jwt_secret(self.settings), deep_link=self._deep_link)
+        history, digitized, cases = AnalysisHistory(db), DigitizedStore(db), CaseStore(db)
+        for store in (history, digitized, cases):
+            await store.ensure_indexes()
+        return Services(
+            accounts=accounts,
+            clock=self.clock,
+            analysis_queue=AnalysisQueue(workers=ANALYSIS_WORKERS),
+            analyse=analyse_image,
+            history=history,
+            digitized=digitized,
+            practice=PracticeStore(db),
+            cases=cases,
+            reminders=ReminderStore(db),
+            lesson_for_label=dict(LESSON_FOR_LABEL),
+        )
+
     # --- lifecycle ------------------------------------------------------------------------------
     async def start(self) -> None:
         if not self.settings.telegram_bot_token:
             raise RuntimeError("TELEGRAM_BOT_TOKEN is not set")
         self.settings.data_dir.mkdir(parents=True, exist_ok=True)
         db = await self._start_database()
-        mailer = await self._start_mailer()
-        accounts = AccountService(
-            db, mailer, self.clock, resolve_jwt_secret(self.settings), deep_link=self._deep_link
-        )
-        history = AnalysisHistory(db)
-        await history.ensure_indexes()
-        digitized = DigitizedStore(db)
-        await digitized.ensure_indexes()
-        self.services = Services(
-            settings=self.settings,
-            accounts=accounts,
-            clock=self.clock,
-            db=db,
-            analysis=AnalysisQueue(workers=ANALYSIS_WORKERS),
-            history=history,
-            digitized=digitized,
-            analyse=analyse_image,
-        )
-        await install_practice(self.services)
+        self.services = await self._build_services(db)
         self.application = self._build_application(db)
-        self.application.bot_data[SERVICES_KEY] = self.services
+        install_services(self.application, self.services)
         await self.application.initialize()
         self._bot_username = self.application.bot.username
         await self.application.bot.set_my_commands([BotCommand(c, d) for c, d in texts.COMMANDS])
-        await restore_sessions(self.application)
-        await restore_reminders(self.application)
+        await restore_jobs(self.application)
         await self.application.start()
         await self.application.updater.start_polling(
             poll_interval=0, timeout=self.poll_timeout, drop_pending_updates=False
@@ -171,20 +180,20 @@ class BotRuntime:
         def load() -> None:
             import gc
 
-            import inference
+            from inference.classifier import get_classifier
             from inference.measure_model import get_measure_model
 
-            inference.get_classifier()
+            get_classifier()
             get_measure_model()
             gc.freeze()
 
         try:
-            await self.services.analysis.run(load)
+            await self.services.analysis_queue.run(load)
             log.info("diagnosis model loaded")
         except Exception:
             log.exception("diagnosis model could not be loaded; analyses will report it")
 
-    def _build_application(self, db: Any) -> Application:
+    def _build_application(self, db: Database) -> Application:
         builder = (
             ApplicationBuilder()
             .token(self.settings.telegram_bot_token)
@@ -193,6 +202,7 @@ class BotRuntime:
             .persistence(MongoPersistence(db))
             .concurrent_updates(PerChatUpdateProcessor())
             .defaults(Defaults(parse_mode=ParseMode.HTML))
+            .context_types(ContextTypes(context=AppContext))
             .get_updates_read_timeout(self.poll_timeout + 5)
         )
         application = builder.build()
@@ -210,8 +220,8 @@ class BotRuntime:
                     await app.stop()
             with contextlib.suppress(Exception):
                 await app.shutdown()
-        if self.services is not None and self.services.analysis is not None:
-            self.services.analysis.shutdown()
+        if self.services is not None:
+            self.services.analysis_queue.shutdown()
         if self._client is not None:
             await self._client.close()
         if self._outbox is not None:

@@ -71,7 +71,8 @@ async def _set_instructor(settings: Settings, email: str, value: bool):
 
 def cmd_instructor(args: argparse.Namespace) -> int:
     """`grant-instructor EMAIL` / `revoke-instructor EMAIL`: 0 when done, 1 for an unknown email or no database."""
-    from accounts.errors import StorageUnavailable, UnknownEmail
+    from accounts.errors import UnknownEmail
+    from storage.mongo import StorageUnavailable
 
     value = args.command == "grant-instructor"
     try:
@@ -93,7 +94,7 @@ def cmd_instructor(args: argparse.Namespace) -> int:
 DELEGATED = {
     "train": ("training.cli", "train_main", "train the ResNet50 classifier"),
     "evaluate": ("training.cli", "evaluate_main", "evaluate a model and write a report"),
-    "sandbox": ("bot.sandbox", "sandbox_main", "try the bot in a browser, no token needed: a local Telegram look-alike"),
+    "sandbox": ("bot.sandbox.main", "sandbox_main", "try the bot in a browser, no token needed: a local Telegram look-alike"),
     "predict": ("inference.cli", "predict_main", "classify ECG images: predict [--json] [--heatmap DIR] IMAGE..."),
     "digitize": ("inference.cli", "digitize_main",
                  "read signals and measurements off ECG images: digitize [--json] [--csv DIR] [--plot DIR] IMAGE..."),

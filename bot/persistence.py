@@ -2,7 +2,7 @@
 
 Documents are keyed by bot id plus chat/user, like aiogram's storages, so several bots can share
 one database. PTB only calls `update_*` from `Application.update_persistence()`; the bot calls it
-after every update (see `handlers._write_through`) so a bot killed mid-conversation resumes at the
+after every update (see `handlers.routes.write_through`) so a bot killed mid-conversation resumes at the
 same question after a restart.
 """
 
@@ -14,6 +14,8 @@ from typing import Any
 
 from telegram.ext import BasePersistence, PersistenceInput
 
+from storage.mongo import Database, translate_errors
+
 log = logging.getLogger(__name__)
 
 CONVERSATIONS = "ptb_conversations"
@@ -21,11 +23,12 @@ USER_DATA = "ptb_user_data"
 CHAT_DATA = "ptb_chat_data"
 
 
+@translate_errors
 class MongoPersistence(BasePersistence[dict, dict, dict]):
     """Stores conversations, user_data and chat_data; bot_data and callback_data stay in memory
     (bot_data holds live service objects, which must never be persisted)."""
 
-    def __init__(self, db: Any, update_interval: float = 5.0) -> None:
+    def __init__(self, db: Database, update_interval: float = 5.0) -> None:
         super().__init__(
             store_data=PersistenceInput(bot_data=False, chat_data=True, user_data=True, callback_data=False),
             update_interval=update_interval,

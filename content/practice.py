@@ -41,6 +41,21 @@ STREAK_BONUS_CAP = 10  # ...up to this many extra points
 
 DRILL_PREFIX = "drill:"
 CASE_PREFIX = "case:"
+EXPLANATION_LIMIT = 700  # characters of a case's explanation; the feedback message must stay well under 4096
+
+
+@dataclass(frozen=True)
+class Case:
+    """A diagnosis practice case added by an instructor. The image stays on Telegram (its file_id); only
+    its SHA-256 is kept. `label` is one of `inference.labels.LABELS`."""
+
+    id: str
+    author_id: str
+    file_id: str
+    image_sha256: str
+    label: str
+    explanation: str
+    created_at: datetime
 
 
 def drill_item(drill_id: str) -> str:

@@ -3,8 +3,8 @@ measured → the digitized ECG (PNG + CSV) on demand; /history.
 
 Nothing of the image is kept but Telegram's file id while a preview waits, and the image's hash in
 the history once analysed. The digitized signals (not the image) are kept 24 hours for the export
-button, for their owner only (`inference.digitized_store`). The reading and the model run in
-`services.analysis` (a bounded queue off the event loop), so one user's analysis never delays
+button, for their owner only (`storage.digitized`). The reading and the model run in
+`services.analysis_queue` (a bounded queue off the event loop), so one user's analysis never delays
 another user's replies.
 """
 
@@ -16,41 +16,40 @@ import html
 import logging
 import math
 import secrets
-from datetime import timedelta
 from pathlib import PurePath
+from typing import TYPE_CHECKING
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Message, Update
 from telegram.constants import ChatAction
 from telegram.error import TelegramError
-from telegram.ext import ContextTypes
 
 from accounts.models import Role, Session
-from bot.services import get_services
 from handlers import texts
-from handlers.chat import is_readable_image, reply
-from handlers.sessions import current_session, require_login
-from inference.history import AnalysisRecord, image_hash
+from handlers.access import require_login
+from handlers.callbacks import ExportDigitized, OpenLesson, PreviewAction
+from handlers.context import AppContext
+from handlers.limits import MAX_DOWNLOAD_BYTES, PREVIEW_TTL, SMALL_PHOTO_PX
+from handlers.steps import is_readable_image, reply
+from inference.labels import DISPLAY_NAMES
 from inference.queue import QueueFull
+from storage.history import AnalysisRecord
+from storage.mongo import sha256_hex
+
+if TYPE_CHECKING:
+    from inference.analysis import Analysis
 
 log = logging.getLogger(__name__)
 
 PENDING = "pending_ecg"  # user_data key: the image waiting for Confirm / Cancel
 PHOTO_TIP_SHOWN = "photo_tip_shown"
-CALLBACK = "ecg:"  # ecg:confirm:<id> / ecg:cancel:<id>
-EXPORT_CALLBACK = "ecg:export:"  # ecg:export:<analysis id>: the digitized ECG as PNG + CSV
-PREVIEW_TTL = timedelta(minutes=10)
-MAX_DOWNLOAD_BYTES = 20 * 1024 * 1024  # Bot API getFile limit
-SMALL_PHOTO_PX = 1000  # longest side below which a photo is probably too small to read
 ALLOWED_EXTENSIONS = {".jpg", ".jpeg", ".png"}
 ALLOWED_MIME_TYPES = {"image/jpeg", "image/png", "image/jpg"}
-EXPLAIN_CALLBACK = "learn:open:"  # handled by the lessons handlers
 BAR_WIDTH = 10
 
 
 # --- receiving an image ---------------------------------------------------------------------------
-async def receive_photo(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    if await current_session(update, context) is None:
-        return  # answered "Please /login first"; nothing was kept
+@require_login
+async def receive_photo(update: Update, context: AppContext, session: Session) -> None:
     photo = update.message.photo[-1]
     await _preview(update, context, photo.file_id, kind="photo")
     longest = max(photo.width, photo.height)
@@ -61,9 +60,8 @@ async def receive_photo(update: Update, context: ContextTypes.DEFAULT_TYPE) -> N
     context.user_data[PHOTO_TIP_SHOWN] = True
 
 
-async def receive_document(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    if await current_session(update, context) is None:
-        return
+@require_login
+async def receive_document(update: Update, context: AppContext, session: Session) -> None:
     document = update.message.document
     extension = PurePath(document.file_name or "").suffix.lower()
     if extension not in ALLOWED_EXTENSIONS or (
@@ -81,14 +79,14 @@ def _preview_keyboard(preview_id: str) -> InlineKeyboardMarkup:
     return InlineKeyboardMarkup(
         [
             [
-                InlineKeyboardButton(texts.CONFIRM_BUTTON, callback_data=f"{CALLBACK}confirm:{preview_id}"),
-                InlineKeyboardButton(texts.CANCEL_BUTTON, callback_data=f"{CALLBACK}cancel:{preview_id}"),
+                InlineKeyboardButton(texts.CONFIRM_BUTTON, callback_data=PreviewAction("confirm", preview_id).pack()),
+                InlineKeyboardButton(texts.CANCEL_BUTTON, callback_data=PreviewAction("cancel", preview_id).pack()),
             ]
         ]
     )
 
 
-async def _preview(update: Update, context: ContextTypes.DEFAULT_TYPE, file_id: str, kind: str) -> None:
+async def _preview(update: Update, context: AppContext, file_id: str, kind: str) -> None:
     """Show the image back with Confirm / Cancel; a newer image replaces a waiting one."""
     old = context.user_data.pop(PENDING, None)
     if old:
@@ -101,7 +99,7 @@ async def _preview(update: Update, context: ContextTypes.DEFAULT_TYPE, file_id: 
         message = await chat.send_photo(file_id, caption=texts.PREVIEW_CAPTION, reply_markup=keyboard)
     else:
         message = await chat.send_document(file_id, caption=texts.PREVIEW_CAPTION, reply_markup=keyboard)
-    now = get_services(context).clock.now()
+    now = context.services.clock.now()
     context.user_data[PENDING] = {
         "id": preview_id,
         "file_id": file_id,
@@ -119,7 +117,7 @@ async def _preview(update: Update, context: ContextTypes.DEFAULT_TYPE, file_id: 
     )
 
 
-async def _retire_preview(context: ContextTypes.DEFAULT_TYPE, chat_id: int, pending: dict, note: str) -> None:
+async def _retire_preview(context: AppContext, chat_id: int, pending: dict, note: str) -> None:
     """Take the buttons off an old preview and say why."""
     for job in context.job_queue.get_jobs_by_name(f"preview:{pending['id']}"):
         job.schedule_removal()
@@ -127,7 +125,7 @@ async def _retire_preview(context: ContextTypes.DEFAULT_TYPE, chat_id: int, pend
         await context.bot.edit_message_caption(chat_id, pending["message_id"], caption=note, reply_markup=None)
 
 
-async def _expire_preview_job(context: ContextTypes.DEFAULT_TYPE) -> None:
+async def _expire_preview_job(context: AppContext) -> None:
     pending = context.user_data.get(PENDING)
     if pending and pending["id"] == context.job.data:
         context.user_data.pop(PENDING)
@@ -136,9 +134,10 @@ async def _expire_preview_job(context: ContextTypes.DEFAULT_TYPE) -> None:
 
 
 # --- Confirm / Cancel -----------------------------------------------------------------------------
-async def preview_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+async def preview_button(update: Update, context: AppContext) -> None:
     query = update.callback_query
-    _, action, preview_id = query.data.split(":", 2)
+    pressed = PreviewAction.parse(query.data)
+    preview_id = pressed.preview_id
     pending = context.user_data.get(PENDING)
     if not pending or pending["id"] != preview_id:
         await query.answer(texts.PREVIEW_GONE)
@@ -148,11 +147,11 @@ async def preview_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> 
     context.user_data.pop(PENDING)  # a double press must not analyse twice
     for job in context.job_queue.get_jobs_by_name(f"preview:{preview_id}"):
         job.schedule_removal()
-    if get_services(context).clock.now().timestamp() > pending["expires_at"]:
+    if context.services.clock.now().timestamp() > pending["expires_at"]:
         await query.answer()
         await _retire_preview(context, update.effective_chat.id, pending, texts.PREVIEW_EXPIRED)
         return
-    if action == "cancel":
+    if pressed.action == "cancel":
         await query.answer()
         await _retire_preview(context, update.effective_chat.id, pending, texts.PREVIEW_CANCELLED)
         return
@@ -160,7 +159,7 @@ async def preview_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> 
 
 
 @require_login
-async def _confirmed(update: Update, context: ContextTypes.DEFAULT_TYPE, session: Session, pending: dict) -> None:
+async def _confirmed(update: Update, context: AppContext, session: Session, pending: dict) -> None:
     await update.callback_query.answer()
     with contextlib.suppress(TelegramError):
         await update.callback_query.edit_message_reply_markup(None)
@@ -181,37 +180,36 @@ async def _confirmed(update: Update, context: ContextTypes.DEFAULT_TYPE, session
     await _send_result(update, context, session, result, heatmap, export_id)
     if result.is_ecg and result.uncertain and pending["kind"] == "photo":
         await reply(update, texts.PHOTO_TIP)  # an unclear photo: a file is the usual cure
-    await get_services(context).history.add(
+    await context.services.history.add(
         session.user_id,
         AnalysisRecord(
-            created_at=get_services(context).clock.now(),
+            created_at=context.services.clock.now(),
             is_ecg=result.is_ecg,
             label=result.label,
             display_name=result.display_name,
             confidence=result.confidence,
             uncertain=result.uncertain,
-            image_sha256=image_hash(data),
+            image_sha256=sha256_hex(data),
         ),
     )
 
 
-async def _keep_digitized(context: ContextTypes.DEFAULT_TYPE, session: Session, outcome) -> str | None:
+async def _keep_digitized(context: AppContext, session: Session, outcome: Analysis) -> str | None:
     """Store the digitized signals for the export button; its analysis id, or None (nothing to offer)."""
-    services = get_services(context)
-    digitized = getattr(outcome, "digitized", None)
-    if digitized is None or services.digitized is None or not outcome.result.is_ecg:
+    services = context.services
+    if outcome.digitized is None or not outcome.result.is_ecg:
         return None
     from inference.export import to_npz_bytes
 
     try:
-        return await services.digitized.add(session.user_id, to_npz_bytes(digitized), outcome.result.measurements,
-                                            services.clock.now())
+        return await services.digitized.add(session.user_id, to_npz_bytes(outcome.digitized),
+                                            outcome.result.measurements, services.clock.now())
     except Exception:  # the diagnosis still goes out; only the export button is missing
         log.exception("could not keep the digitized ECG")
         return None
 
 
-async def _download(context: ContextTypes.DEFAULT_TYPE, file_id: str, progress: Message) -> bytes | None:
+async def _download(context: AppContext, file_id: str, progress: Message) -> bytes | None:
     try:
         telegram_file = await context.bot.get_file(file_id)
         return bytes(await telegram_file.download_as_bytearray())
@@ -221,11 +219,12 @@ async def _download(context: ContextTypes.DEFAULT_TYPE, file_id: str, progress: 
         return None
 
 
-async def _analyse_with_progress(update: Update, context: ContextTypes.DEFAULT_TYPE, data: bytes, progress: Message):
+async def _analyse_with_progress(update: Update, context: AppContext, data: bytes,
+                                 progress: Message) -> Analysis | None:
     """Queue the analysis, show the place in the queue, then "analysing" with a chat action kept
     alive until the result is in. Returns the `inference.analysis.Analysis`, or None after telling
     the user what went wrong."""
-    services = get_services(context)
+    services = context.services
     loop = asyncio.get_running_loop()
     started = asyncio.Event()
 
@@ -244,7 +243,7 @@ async def _analyse_with_progress(update: Update, context: ContextTypes.DEFAULT_T
 
     indicator = asyncio.create_task(show_analysing())
     try:
-        return await services.analysis.run(analyse, data, on_position=on_position)
+        return await services.analysis_queue.run(analyse, data, on_position=on_position)
     except QueueFull:
         await _edit(progress, texts.QUEUE_FULL)
     except FileNotFoundError:
@@ -258,7 +257,7 @@ async def _analyse_with_progress(update: Update, context: ContextTypes.DEFAULT_T
     return None
 
 
-async def _keep_typing(chat_id: int, context: ContextTypes.DEFAULT_TYPE) -> None:
+async def _keep_typing(chat_id: int, context: AppContext) -> None:
     """Telegram shows a chat action for about 5 seconds; repeat it until cancelled."""
     while True:
         with contextlib.suppress(TelegramError):
@@ -285,9 +284,9 @@ def probability_chart(probabilities: dict[str, float], display_names: dict[str, 
 def refusal_text(code: str | None, detail: str | None) -> str:
     """Why the picture was not read and how to retake it, from the reading's reason code."""
     why, tips = texts.REFUSALS.get(code or "", texts.REFUSAL_FALLBACK)
-    why = why.format(detail=html.escape(detail or "the picture could not be read"))
+    why = why.format(detail=html.escape(detail or texts.UNREADABLE_DETAIL))
     if code == "not_ecg" and detail:
-        why = f"{why[:-1]} ({html.escape(detail)})."
+        why = f"{why[:-1]} ({html.escape(texts.NOT_ECG_REASONS.get(detail, detail))})."
     return texts.NOT_AN_ECG_DETAILS.format(reason=why, tips=tips)
 
 
@@ -344,8 +343,6 @@ def why_block(reasons: list[dict]) -> str:
 
 async def _send_result(update, context, session: Session, result, heatmap: bytes | None,
                        export_id: str | None = None) -> None:
-    from inference import DISPLAY_NAMES
-
     chat = update.effective_chat
     if not result.is_ecg:
         await chat.send_message(
@@ -360,16 +357,15 @@ async def _send_result(update, context, session: Session, result, heatmap: bytes
         )
     else:
         text = texts.RESULT.format(name=result.display_name, confidence=result.confidence, chart=chart)
-    for block in (why_block(getattr(result, "reasons", [])),
-                  measured_block(getattr(result, "measurements", None), getattr(result, "findings", []))):
+    for block in (why_block(result.reasons), measured_block(result.measurements, result.findings)):
         if block:
             text = f"{text}\n\n{block}"
     rows = []
     lesson = _lesson_for(context, result.label)
     if session.role == Role.STUDENT and lesson:
-        rows.append([InlineKeyboardButton(texts.EXPLAIN_BUTTON, callback_data=EXPLAIN_CALLBACK + lesson)])
+        rows.append([InlineKeyboardButton(texts.EXPLAIN_BUTTON, callback_data=OpenLesson(lesson).pack())])
     if export_id:
-        rows.append([InlineKeyboardButton(texts.EXPORT_BUTTON, callback_data=EXPORT_CALLBACK + export_id)])
+        rows.append([InlineKeyboardButton(texts.EXPORT_BUTTON, callback_data=ExportDigitized(export_id).pack())])
     markup = InlineKeyboardMarkup(rows) if rows else None
     await chat.send_message(f"{text}\n\n{texts.DISCLAIMER}", reply_markup=markup)
     if heatmap:
@@ -385,19 +381,14 @@ def _export_files(npz: bytes, measurements: dict | None) -> tuple[bytes, bytes, 
     return plot_png(d, measurements), to_csv(d).encode(), d.rhythm_lead
 
 
-async def export_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    """`ecg:export:<id>`: the owner gets the re-plotted 12-lead as a photo and the CSV as a document;
+@require_login
+async def send_digitized(update: Update, context: AppContext, session: Session) -> None:
+    """"Digitized ECG": the owner gets the re-plotted 12-lead as a photo and the CSV as a document;
     anyone else, or a stale id, gets a toast."""
     query = update.callback_query
-    analysis_id = query.data[len(EXPORT_CALLBACK):]
-    session = await current_session(update, context)
-    if session is None:
-        await query.answer()
-        return
-    services = get_services(context)
-    stored = None
-    if services.digitized is not None and analysis_id:
-        stored = await services.digitized.get(analysis_id, session.user_id, services.clock.now())
+    analysis_id = ExportDigitized.parse(query.data).analysis_id
+    services = context.services
+    stored = await services.digitized.get(analysis_id, session.user_id, services.clock.now())
     if stored is None:
         await query.answer(texts.EXPORT_GONE)
         return
@@ -411,20 +402,20 @@ async def export_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> N
                              caption=texts.EXPORT_CSV_CAPTION.format(rhythm_lead=lead))
 
 
-def _lesson_for(context: ContextTypes.DEFAULT_TYPE, label: str | None) -> str | None:
+def _lesson_for(context: AppContext, label: str | None) -> str | None:
     """The lesson explaining a diagnosis, once lessons are served; None keeps the button away."""
-    return get_services(context).lesson_for_label.get(label) if label else None
+    return context.services.lesson_for_label.get(label) if label else None
 
 
 # --- /history ---------------------------------------------------------------------------------------
 @require_login
-async def history(update: Update, context: ContextTypes.DEFAULT_TYPE, session: Session) -> None:
-    store = get_services(context).history
+async def history(update: Update, context: AppContext, session: Session) -> None:
+    store = context.services.history
     if context.args and context.args[0].lower() == "clear":
         removed = await store.clear(session.user_id)
         await reply(update, texts.HISTORY_CLEARED.format(n=removed))
         return
-    records = await store.recent(session.user_id, 10)
+    records = await store.recent(session.user_id)
     if not records:
         await reply(update, texts.HISTORY_EMPTY)
         return

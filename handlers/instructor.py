@@ -7,33 +7,27 @@ An instructor is an account the operator promoted with `ecg-bot grant-instructor
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import html
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, LinkPreviewOptions, Update
 from telegram.error import TelegramError
-from telegram.ext import (
-    CallbackQueryHandler,
-    CommandHandler,
-    ContextTypes,
-    ConversationHandler,
-    MessageHandler,
-    filters,
-)
+from telegram.ext import CallbackQueryHandler, ConversationHandler, MessageHandler, filters
 
 from accounts.models import Session
-from bot.services import get_services
 from content.lessons import all_lessons
-from content.store import CASE_LABELS, EXPLANATION_LIMIT, image_sha256
+from content.practice import EXPLANATION_LIMIT
 from handlers import texts
-from handlers.chat import ANSWER, is_readable_image, reject_other_command, reply, typed_text
-from handlers.sessions import current_session, require_login
-from inference.labels import DISPLAY_NAMES
+from handlers.access import instructors_only
+from handlers.callbacks import CaseLabel, RemoveCase
+from handlers.context import AppContext
+from handlers.limits import MAX_PHOTO_BYTES
+from handlers.steps import ANSWER, conversation, is_readable_image, reply, typed_text
+from inference.labels import DISPLAY_NAMES, LABELS
+from storage.mongo import sha256_hex
 
 CASE_IMAGE, CASE_LABEL, CASE_EXPLANATION = range(3)
 DRAFT = "new_case"
-LABEL_CALLBACK = "addcase:label:"
-REMOVE_CALLBACK = "mycases:rm:"
-MAX_PHOTO_BYTES = 10 * 1024 * 1024  # Telegram's photo upload limit (the case is re-sent as a photo)
 LIST_CHUNK = 3500
 
 
@@ -42,11 +36,8 @@ def deep_link(bot_username: str, payload: str) -> str:
 
 
 # --- /share ---------------------------------------------------------------------------------------
-@require_login
-async def share(update: Update, context: ContextTypes.DEFAULT_TYPE, session: Session) -> None:
-    if not session.is_instructor:
-        await reply(update, texts.INSTRUCTORS_ONLY)
-        return
+@instructors_only
+async def share(update: Update, context: AppContext, session: Session) -> None:
     lines = [texts.SHARE_HEADER]
     for lesson in all_lessons():
         link = deep_link(context.bot.username, lesson.deep_link_payload)
@@ -55,17 +46,8 @@ async def share(update: Update, context: ContextTypes.DEFAULT_TYPE, session: Ses
 
 
 # --- /addcase -------------------------------------------------------------------------------------
-async def _instructor(update: Update, context: ContextTypes.DEFAULT_TYPE) -> Session | None:
-    session = await current_session(update, context)  # says "Please /login first" if none
-    if session is not None and not session.is_instructor:
-        await reply(update, texts.INSTRUCTORS_ONLY)
-        return None
-    return session
-
-
-async def start(update: Update, context: ContextTypes.DEFAULT_TYPE) -> int:
-    if await _instructor(update, context) is None:
-        return ConversationHandler.END
+@instructors_only
+async def start(update: Update, context: AppContext, session: Session) -> int:
     context.user_data[DRAFT] = {}
     await reply(update, texts.ADDCASE_ASK_IMAGE)
     return CASE_IMAGE
@@ -73,11 +55,11 @@ async def start(update: Update, context: ContextTypes.DEFAULT_TYPE) -> int:
 
 def _label_keyboard() -> InlineKeyboardMarkup:
     return InlineKeyboardMarkup(
-        [[InlineKeyboardButton(DISPLAY_NAMES[label], callback_data=LABEL_CALLBACK + label)] for label in CASE_LABELS]
+        [[InlineKeyboardButton(DISPLAY_NAMES[label], callback_data=CaseLabel(label).pack())] for label in LABELS]
     )
 
 
-async def receive_image(update: Update, context: ContextTypes.DEFAULT_TYPE) -> int:
+async def receive_image(update: Update, context: AppContext) -> int:
     message = update.effective_message
     source = message.photo[-1] if message.photo else message.document
     if source.file_size and source.file_size > MAX_PHOTO_BYTES:
@@ -89,46 +71,44 @@ async def receive_image(update: Update, context: ContextTypes.DEFAULT_TYPE) -> i
         return CASE_IMAGE
     # Shown back as a photo: its file_id is what the quiz re-sends, whatever the instructor sent.
     shown = await update.effective_chat.send_photo(data, caption=texts.ADDCASE_ASK_LABEL, reply_markup=_label_keyboard())
-    context.user_data[DRAFT] = {"file_id": shown.photo[-1].file_id, "sha256": image_sha256(data)}
+    context.user_data[DRAFT] = {"file_id": shown.photo[-1].file_id, "sha256": sha256_hex(data)}
     return CASE_LABEL
 
 
-async def not_an_image(update: Update, context: ContextTypes.DEFAULT_TYPE) -> int:
+async def not_an_image(update: Update, context: AppContext) -> int:
     await reply(update, texts.ADDCASE_NOT_IMAGE)
     return CASE_IMAGE
 
 
-async def receive_label(update: Update, context: ContextTypes.DEFAULT_TYPE) -> int:
+async def receive_label(update: Update, context: AppContext) -> int:
     query = update.callback_query
-    label = query.data.removeprefix(LABEL_CALLBACK)
+    label = CaseLabel.parse(query.data).label
     await query.answer()
-    if label not in CASE_LABELS or "file_id" not in context.user_data.get(DRAFT, {}):
+    if "file_id" not in context.user_data.get(DRAFT, {}):
         return CASE_LABEL
     context.user_data[DRAFT]["label"] = label
-    try:
+    with contextlib.suppress(TelegramError):
         await query.edit_message_caption(f"{texts.ADDCASE_ASK_LABEL}\n→ <b>{DISPLAY_NAMES[label]}</b>", reply_markup=None)
-    except TelegramError:
-        pass
     await reply(update, texts.ADDCASE_ASK_EXPLANATION.format(label=DISPLAY_NAMES[label], limit=EXPLANATION_LIMIT))
     return CASE_EXPLANATION
 
 
-async def press_a_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> int:
+async def press_a_button(update: Update, context: AppContext) -> int:
     await reply(update, texts.ADDCASE_PRESS_BUTTON)
     return CASE_LABEL
 
 
-async def receive_explanation(update: Update, context: ContextTypes.DEFAULT_TYPE) -> int:
+async def receive_explanation(update: Update, context: AppContext) -> int:
     explanation = typed_text(update).strip()
     if not explanation or len(explanation) > EXPLANATION_LIMIT:
         await reply(update, texts.ADDCASE_EXPLANATION_BAD.format(limit=EXPLANATION_LIMIT))
         return CASE_EXPLANATION
-    session = await _instructor(update, context)
-    if session is None:
-        context.user_data.pop(DRAFT, None)
-        return ConversationHandler.END
-    draft = context.user_data.pop(DRAFT)
-    services = get_services(context)
+    return await _save_case(update, context, context.user_data.pop(DRAFT, {}), explanation)
+
+
+@instructors_only
+async def _save_case(update: Update, context: AppContext, session: Session, draft: dict, explanation: str) -> int:
+    services = context.services
     case = await services.cases.add(
         session.user_id, draft["file_id"], draft["sha256"], draft["label"], explanation, services.clock.now()
     )
@@ -136,27 +116,19 @@ async def receive_explanation(update: Update, context: ContextTypes.DEFAULT_TYPE
     return ConversationHandler.END
 
 
-async def cancel(update: Update, context: ContextTypes.DEFAULT_TYPE) -> int:
-    context.user_data.pop(DRAFT, None)
-    await reply(update, texts.CANCELLED)
-    return ConversationHandler.END
-
-
 def build() -> ConversationHandler:
     image = filters.PHOTO | filters.Document.IMAGE
-    return ConversationHandler(
-        entry_points=[CommandHandler("addcase", start)],
-        states={
+    return conversation(
+        "addcase", "addcase", start,
+        {
             CASE_IMAGE: [MessageHandler(image, receive_image), MessageHandler(ANSWER, not_an_image)],
             CASE_LABEL: [
-                CallbackQueryHandler(receive_label, pattern=f"^{LABEL_CALLBACK}"),
+                CallbackQueryHandler(receive_label, pattern=CaseLabel.matches),
                 MessageHandler(ANSWER, press_a_button),
             ],
             CASE_EXPLANATION: [MessageHandler(ANSWER, receive_explanation)],
         },
-        fallbacks=[CommandHandler("cancel", cancel), MessageHandler(filters.COMMAND, reject_other_command)],
-        name="addcase",
-        persistent=True,
+        DRAFT,
     )
 
 
@@ -165,12 +137,9 @@ def _short(text: str, limit: int = 160) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
-@require_login
-async def my_cases(update: Update, context: ContextTypes.DEFAULT_TYPE, session: Session) -> None:
-    if not session.is_instructor:
-        await reply(update, texts.INSTRUCTORS_ONLY)
-        return
-    store = get_services(context).cases
+@instructors_only
+async def my_cases(update: Update, context: AppContext, session: Session) -> None:
+    store = context.services.cases
     cases = await store.by_author(session.user_id)
     if not cases:
         await reply(update, texts.MYCASES_NONE)
@@ -193,27 +162,21 @@ async def my_cases(update: Update, context: ContextTypes.DEFAULT_TYPE, session: 
             chunks.append(([], []))
             lines, buttons = chunks[-1]
         lines.append(entry)
-        buttons.append(
-            [InlineKeyboardButton(texts.MYCASES_REMOVE_BUTTON.format(id=case.id), callback_data=REMOVE_CALLBACK + case.id)]
-        )
+        buttons.append([InlineKeyboardButton(texts.MYCASES_REMOVE_BUTTON.format(id=case.id),
+                                             callback_data=RemoveCase(case.id).pack())])
     for lines, buttons in chunks:
         await reply(update, "\n".join(lines), reply_markup=InlineKeyboardMarkup(buttons))
 
 
-@require_login
-async def my_cases_button(update: Update, context: ContextTypes.DEFAULT_TYPE, session: Session) -> None:
+@instructors_only
+async def remove_case(update: Update, context: AppContext, session: Session) -> None:
     query = update.callback_query
     await query.answer()
-    if not session.is_instructor:
-        await reply(update, texts.INSTRUCTORS_ONLY)
-        return
-    case_id = query.data.removeprefix(REMOVE_CALLBACK)
-    removed = await get_services(context).cases.remove(case_id, session.user_id)
+    case_id = RemoveCase.parse(query.data).case_id
+    removed = await context.services.cases.remove(case_id, session.user_id)
     markup = query.message.reply_markup if query.message else None
     if markup is not None:
         rows = [row for row in markup.inline_keyboard if all(b.callback_data != query.data for b in row)]
-        try:
+        with contextlib.suppress(TelegramError):
             await query.edit_message_reply_markup(InlineKeyboardMarkup(rows) if rows else None)
-        except TelegramError:
-            pass
     await reply(update, texts.MYCASES_REMOVED.format(id=html.escape(case_id)) if removed else texts.MYCASES_NOT_FOUND)

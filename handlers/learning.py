@@ -1,6 +1,6 @@
 """/learn: the lessons of content/lessons as inline buttons, read in pages with Back / Next;
 lesson deep links (`/start lesson-<slug>`, also remembered across /login) and the
-"Explain this diagnosis" button of a result (`learn:open:<slug>`).
+"Explain this diagnosis" button of a result.
 
 A page is one text message (title, page number, the page, the buttons), edited in place when the
 reader moves to a page without a figure. A page with a figure gets the figure first, as a photo
@@ -17,33 +17,24 @@ import logging
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Message, Update
 from telegram.error import TelegramError
-from telegram.ext import ContextTypes
 
-from accounts.models import Role, Session
-from bot.services import get_services
+from accounts.models import Session
 from content.figures import render_figure
 from content.lessons import MESSAGE_LIMIT, Lesson, all_lessons, get_lesson
 from handlers import texts
-from handlers.chat import reply
-from handlers.sessions import require_login
+from handlers.access import STUDENTS, admitted, peek_session, students_only
+from handlers.callbacks import LessonList, LessonPage, OpenLesson
+from handlers.context import AppContext
+from handlers.steps import reply
 
 log = logging.getLogger(__name__)
 
-CALLBACK = "learn:"
-OPEN = "learn:open:"  # learn:open:<slug> – first page, as new messages (also the diagnosis button)
-PAGE = "learn:page:"  # learn:page:<n>:<slug> – page n (0-based) of the lesson on this message
-LIST = "learn:list"
 PENDING_LESSON = "pending_lesson"  # user_data: a lesson link opened while logged out
-
-
-def can_learn(session: Session) -> bool:
-    """Lessons and practice are for medical students, and for instructors whatever their role."""
-    return session.role == Role.STUDENT or session.is_instructor
 
 
 def lesson_list_keyboard() -> InlineKeyboardMarkup:
     return InlineKeyboardMarkup(
-        [[InlineKeyboardButton(lesson.title, callback_data=OPEN + lesson.slug)] for lesson in all_lessons()]
+        [[InlineKeyboardButton(lesson.title, callback_data=OpenLesson(lesson.slug).pack())] for lesson in all_lessons()]
     )
 
 
@@ -57,17 +48,17 @@ def page_text(lesson: Lesson, n: int) -> str:
 def page_keyboard(lesson: Lesson, n: int) -> InlineKeyboardMarkup:
     nav = []
     if n > 0:
-        nav.append(InlineKeyboardButton(texts.LESSON_BACK, callback_data=f"{PAGE}{n - 1}:{lesson.slug}"))
+        nav.append(InlineKeyboardButton(texts.LESSON_BACK, callback_data=LessonPage(n - 1, lesson.slug).pack()))
     if n < len(lesson.pages) - 1:
-        nav.append(InlineKeyboardButton(texts.LESSON_NEXT, callback_data=f"{PAGE}{n + 1}:{lesson.slug}"))
+        nav.append(InlineKeyboardButton(texts.LESSON_NEXT, callback_data=LessonPage(n + 1, lesson.slug).pack()))
     rows = [nav] if nav else []
-    rows.append([InlineKeyboardButton(texts.LESSON_ALL, callback_data=LIST)])
+    rows.append([InlineKeyboardButton(texts.LESSON_ALL, callback_data=LessonList().pack())])
     return InlineKeyboardMarkup(rows)
 
 
-async def _send_figure(context: ContextTypes.DEFAULT_TYPE, chat_id: int, name: str, caption: str) -> None:
+async def _send_figure(context: AppContext, chat_id: int, name: str, caption: str) -> None:
     """Upload the figure once; later sends reuse Telegram's file_id."""
-    ids = get_services(context).figure_file_ids
+    ids = context.services.figure_file_ids
     photo = ids.get(name)
     if photo is None:
         photo = await asyncio.to_thread(render_figure, name)
@@ -76,14 +67,14 @@ async def _send_figure(context: ContextTypes.DEFAULT_TYPE, chat_id: int, name: s
         ids[name] = message.photo[-1].file_id
 
 
-async def send_page(context: ContextTypes.DEFAULT_TYPE, chat_id: int, lesson: Lesson, n: int) -> Message:
+async def send_page(context: AppContext, chat_id: int, lesson: Lesson, n: int) -> Message:
     page = lesson.pages[n]
     if page.figure is not None:
         await _send_figure(context, chat_id, page.figure, page.caption_html)
     return await context.bot.send_message(chat_id, page_text(lesson, n), reply_markup=page_keyboard(lesson, n))
 
 
-async def open_lesson(context: ContextTypes.DEFAULT_TYPE, chat_id: int, slug: str) -> None:
+async def open_lesson(context: AppContext, chat_id: int, slug: str) -> None:
     lesson = get_lesson(slug)
     if lesson is None:
         await context.bot.send_message(chat_id, texts.LESSON_UNKNOWN)
@@ -92,39 +83,34 @@ async def open_lesson(context: ContextTypes.DEFAULT_TYPE, chat_id: int, slug: st
 
 
 # --- /learn and the buttons -----------------------------------------------------------------------
-@require_login
-async def learn(update: Update, context: ContextTypes.DEFAULT_TYPE, session: Session) -> None:
-    if not can_learn(session):
-        await reply(update, texts.LESSONS_STUDENTS_ONLY)
-        return
+@students_only
+async def learn(update: Update, context: AppContext, session: Session) -> None:
     await reply(update, texts.LEARN_HEADER, reply_markup=lesson_list_keyboard())
 
 
-@require_login
-async def button(update: Update, context: ContextTypes.DEFAULT_TYPE, session: Session) -> None:
+@students_only
+async def show_lesson_list(update: Update, context: AppContext, session: Session) -> None:
+    await update.callback_query.answer()
+    await reply(update, texts.LEARN_HEADER, reply_markup=lesson_list_keyboard())
+
+
+@students_only
+async def open_lesson_button(update: Update, context: AppContext, session: Session) -> None:
     query = update.callback_query
     await query.answer()
-    if not can_learn(session):
-        await reply(update, texts.LESSONS_STUDENTS_ONLY)
+    await open_lesson(context, update.effective_chat.id, OpenLesson.parse(query.data).slug)
+
+
+@students_only
+async def turn_page(update: Update, context: AppContext, session: Session) -> None:
+    query = update.callback_query
+    await query.answer()
+    pressed = LessonPage.parse(query.data)
+    lesson = get_lesson(pressed.slug)
+    if lesson is None or pressed.page >= len(lesson.pages):
+        await reply(update, texts.LESSON_UNKNOWN)
         return
-    chat_id = update.effective_chat.id
-    data = query.data
-    if data == LIST:
-        await reply(update, texts.LEARN_HEADER, reply_markup=lesson_list_keyboard())
-    elif data.startswith(OPEN):
-        await open_lesson(context, chat_id, data.removeprefix(OPEN))
-    elif data.startswith(PAGE):
-        number, _, slug = data.removeprefix(PAGE).partition(":")
-        lesson = get_lesson(slug)
-        if lesson is None or not number.isdigit() or int(number) >= len(lesson.pages):
-            await reply(update, texts.LESSON_UNKNOWN)
-            return
-        await _turn_page(query.message, context, chat_id, lesson, int(number))
-
-
-async def _turn_page(
-    message: Message | None, context: ContextTypes.DEFAULT_TYPE, chat_id: int, lesson: Lesson, n: int
-) -> None:
+    message, chat_id, n = query.message, update.effective_chat.id, pressed.page
     if message is not None and lesson.pages[n].figure is None and message.text is not None:
         try:
             await message.edit_text(page_text(lesson, n), reply_markup=page_keyboard(lesson, n))
@@ -138,29 +124,23 @@ async def _turn_page(
 
 
 # --- deep links -----------------------------------------------------------------------------------
-async def open_from_link(update: Update, context: ContextTypes.DEFAULT_TYPE, slug: str) -> None:
+async def open_from_link(update: Update, context: AppContext, slug: str) -> None:
     """`/start lesson-<slug>`: open it now, or remember it until the user has logged in."""
     lesson = get_lesson(slug)
     if lesson is None:
         await reply(update, texts.LESSON_UNKNOWN)
         return
-    session = await get_services(context).accounts.current_session(update.effective_user.id)
+    session = await peek_session(update, context)
     if session is None:
         context.user_data[PENDING_LESSON] = slug
         await reply(update, texts.LESSON_LINK_LOGIN.format(title=html.escape(lesson.title)))
         return
-    if not can_learn(session):
-        await reply(update, texts.LESSONS_STUDENTS_ONLY)
-        return
-    await send_page(context, update.effective_chat.id, lesson, 0)
+    if await admitted(update, session, STUDENTS):
+        await send_page(context, update.effective_chat.id, lesson, 0)
 
 
-async def open_pending_lesson(update: Update, context: ContextTypes.DEFAULT_TYPE, session: Session) -> None:
+async def open_pending_lesson(update: Update, context: AppContext, session: Session) -> None:
     """Right after a successful login: open the lesson a link asked for, without asking again."""
     slug = context.user_data.pop(PENDING_LESSON, None)
-    if not slug:
-        return
-    if not can_learn(session):
-        await reply(update, texts.LESSONS_STUDENTS_ONLY)
-        return
-    await open_lesson(context, update.effective_chat.id, slug)
+    if slug and await admitted(update, session, STUDENTS):
+        await open_lesson(context, update.effective_chat.id, slug)

@@ -8,38 +8,33 @@ from __future__ import annotations
 import html
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
-from telegram.ext import (
-    CallbackQueryHandler,
-    CommandHandler,
-    ContextTypes,
-    ConversationHandler,
-    MessageHandler,
-    filters,
-)
+from telegram.ext import CallbackQueryHandler, ConversationHandler, MessageHandler
 
 from accounts import validation
 from accounts.errors import EmailTaken, MailNotSent
 from accounts.models import Role
-from bot.services import get_services
 from handlers import texts
-from handlers.chat import ANSWER, read_confirmation, read_new_password, reject_other_command, reply, typed_text
+from handlers.access import peek_session
+from handlers.callbacks import ChooseRole
+from handlers.context import AppContext
+from handlers.steps import ANSWER, conversation, password_steps, reply, validated_text
 
 USERNAME, EMAIL, PASSWORD, CONFIRM, ROLE = range(5)
 DRAFT = "registration"
-ROLE_CALLBACK = "role:"
 
 
 def role_keyboard() -> InlineKeyboardMarkup:
     return InlineKeyboardMarkup(
         [
-            [InlineKeyboardButton(texts.ROLE_BUTTON_STUDENT, callback_data=ROLE_CALLBACK + Role.STUDENT.value)],
-            [InlineKeyboardButton(texts.ROLE_BUTTON_PROFESSIONAL, callback_data=ROLE_CALLBACK + Role.PROFESSIONAL.value)],
+            [InlineKeyboardButton(texts.ROLE_BUTTON_STUDENT, callback_data=ChooseRole(Role.STUDENT.value).pack())],
+            [InlineKeyboardButton(texts.ROLE_BUTTON_PROFESSIONAL,
+                                  callback_data=ChooseRole(Role.PROFESSIONAL.value).pack())],
         ]
     )
 
 
-async def start(update: Update, context: ContextTypes.DEFAULT_TYPE) -> int:
-    session = await get_services(context).accounts.current_session(update.effective_user.id)
+async def start(update: Update, context: AppContext) -> int:
+    session = await peek_session(update, context)
     if session is not None:
         await reply(update, texts.ALREADY_LOGGED_IN.format(username=html.escape(session.username)))
         return ConversationHandler.END
@@ -48,70 +43,49 @@ async def start(update: Update, context: ContextTypes.DEFAULT_TYPE) -> int:
     return USERNAME
 
 
-async def receive_username(update: Update, context: ContextTypes.DEFAULT_TYPE) -> int:
-    try:
-        username = validation.validate_username(typed_text(update))
-    except validation.ValidationError as error:
-        await reply(update, f"{texts.VALIDATION[error.code]}\n\n{texts.ASK_USERNAME}")
+async def receive_username(update: Update, context: AppContext) -> int:
+    username = await validated_text(update, validation.validate_username, texts.ASK_USERNAME)
+    if username is None:
         return USERNAME
     context.user_data.setdefault(DRAFT, {})["username"] = username
     await reply(update, texts.ASK_EMAIL)
     return EMAIL
 
 
-async def receive_email(update: Update, context: ContextTypes.DEFAULT_TYPE) -> int:
-    try:
-        email = validation.validate_email(typed_text(update))
-    except validation.ValidationError as error:
-        await reply(update, f"{texts.VALIDATION[error.code]}\n\n{texts.ASK_EMAIL}")
+async def receive_email(update: Update, context: AppContext) -> int:
+    email = await validated_text(update, validation.validate_email, texts.ASK_EMAIL)
+    if email is None:
         return EMAIL
-    if await get_services(context).accounts.email_taken(email):
+    if await context.services.accounts.email_taken(email):
         await reply(update, texts.EMAIL_TAKEN)
         return EMAIL
     draft = context.user_data.setdefault(DRAFT, {})
     draft["email"] = email
     if "password_hash" in draft:  # back here after "email taken": the password is kept
-        return await _ask_role(update)
+        return await ask_role(update, context)
     await reply(update, texts.ASK_PASSWORD)
     return PASSWORD
 
 
-async def receive_password(update: Update, context: ContextTypes.DEFAULT_TYPE) -> int:
-    password_hash = await read_new_password(update, texts.ASK_PASSWORD)
-    if password_hash is None:
-        return PASSWORD
-    context.user_data.setdefault(DRAFT, {})["password_hash"] = password_hash
-    await reply(update, texts.ASK_CONFIRM)
-    return CONFIRM
-
-
-async def receive_confirm(update: Update, context: ContextTypes.DEFAULT_TYPE) -> int:
-    draft = context.user_data.setdefault(DRAFT, {})
-    if not await read_confirmation(update, draft.get("password_hash", ""), texts.ASK_CONFIRM):
-        return CONFIRM
-    return await _ask_role(update)
-
-
-async def _ask_role(update: Update) -> int:
+async def ask_role(update: Update, context: AppContext) -> int:
     await reply(update, texts.ASK_ROLE, reply_markup=role_keyboard())
     return ROLE
 
 
-async def role_not_pressed(update: Update, context: ContextTypes.DEFAULT_TYPE) -> int:
+async def role_not_pressed(update: Update, context: AppContext) -> int:
     await reply(update, texts.ROLE_PLEASE_PRESS, reply_markup=role_keyboard())
     return ROLE
 
 
-async def receive_role(update: Update, context: ContextTypes.DEFAULT_TYPE) -> int:
+async def receive_role(update: Update, context: AppContext) -> int:
     query = update.callback_query
     await query.answer()
-    role = Role(query.data.removeprefix(ROLE_CALLBACK))
+    role = Role(ChooseRole.parse(query.data).role)
     draft = context.user_data.get(DRAFT, {})
     await query.edit_message_text(f"{texts.ASK_ROLE}\n→ <b>{texts.ROLE_NAMES[role.value].capitalize()}</b>")
-    accounts = get_services(context).accounts
     name, email = html.escape(draft["username"]), html.escape(draft["email"])
     try:
-        await accounts.register(
+        await context.services.accounts.register(
             draft["username"], draft["email"], draft["password_hash"], role, telegram_id=update.effective_user.id
         )
     except EmailTaken:
@@ -125,26 +99,17 @@ async def receive_role(update: Update, context: ContextTypes.DEFAULT_TYPE) -> in
     return ConversationHandler.END
 
 
-async def cancel(update: Update, context: ContextTypes.DEFAULT_TYPE) -> int:
-    context.user_data.pop(DRAFT, None)
-    await reply(update, texts.CANCELLED)
-    return ConversationHandler.END
-
-
 def build() -> ConversationHandler:
-    return ConversationHandler(
-        entry_points=[CommandHandler("register", start)],
-        states={
+    return conversation(
+        "register", "register", start,
+        {
             USERNAME: [MessageHandler(ANSWER, receive_username)],
             EMAIL: [MessageHandler(ANSWER, receive_email)],
-            PASSWORD: [MessageHandler(ANSWER, receive_password)],
-            CONFIRM: [MessageHandler(ANSWER, receive_confirm)],
+            **password_steps(DRAFT, (PASSWORD, texts.ASK_PASSWORD), (CONFIRM, texts.ASK_CONFIRM), ask_role),
             ROLE: [
-                CallbackQueryHandler(receive_role, pattern=f"^{ROLE_CALLBACK}"),
+                CallbackQueryHandler(receive_role, pattern=ChooseRole.matches),
                 MessageHandler(ANSWER, role_not_pressed),
             ],
         },
-        fallbacks=[CommandHandler("cancel", cancel), MessageHandler(filters.COMMAND, reject_other_command)],
-        name="register",
-        persistent=True,
+        DRAFT,
     )

@@ -6,8 +6,24 @@ sent with HTML parse mode, so any user-provided value must go through `html.esca
 
 from __future__ import annotations
 
-from inference.digitized_store import TTL as DIGITIZED_TTL
+from accounts.limits import (
+    ACTIVATION_TTL,
+    LOCK_DURATION,
+    RESET_CODE_DIGITS,
+    RESET_CODE_MAX_ATTEMPTS,
+    RESET_CODE_TTL,
+    SESSION_TTL,
+    hours,
+    minutes,
+)
+from accounts.validation import PASSWORD_MIN, USERNAME_MAX, USERNAME_MIN
+from handlers.limits import MAX_DOWNLOAD_BYTES, PREVIEW_TTL
 from inference.image_io import MAX_PIXELS, MAX_SIDE, MIN_SIDE
+from storage.digitized import TTL as DIGITIZED_TTL
+from storage.history import RECENT as HISTORY_RECENT
+
+_PASSWORD_RULE = (f"at least {PASSWORD_MIN} characters with an uppercase letter, a lowercase letter, a number and "
+                  "a special character")
 
 # --- Commands shown in the Telegram menu (setMyCommands) -------------------------------------
 COMMANDS: list[tuple[str, str]] = [
@@ -18,7 +34,7 @@ COMMANDS: list[tuple[str, str]] = [
     ("forgot", "Reset a forgotten password"),
     ("resend", "Send a fresh activation link"),
     ("me", "Who am I logged in as"),
-    ("history", "Your last 10 analyses (/history clear deletes them)"),
+    ("history", f"Your last {HISTORY_RECENT} analyses (/history clear deletes them)"),
     ("learn", "Lessons: how to read an ECG"),
     ("quiz", "A practice question with feedback"),
     ("progress", "Your practice score and weak topics"),
@@ -49,14 +65,14 @@ HELP = (
     "/forgot – reset a forgotten password with a code sent by email\n"
     "/resend – send a fresh activation link (optionally <code>/resend you@example.com</code>)\n"
     "/me – show who you are logged in as\n"
-    "/history – your last 10 analyses; <code>/history clear</code> deletes them\n"
+    f"/history – your last {HISTORY_RECENT} analyses; <code>/history clear</code> deletes them\n"
     "/learn – lessons on reading ECGs (medical students)\n"
     "/quiz – a practice question with immediate feedback; /progress – your score and weak topics\n"
     "/remind <code>HH:MM</code> [time zone] – a practice question every day at that time, e.g. "
     "<code>/remind 07:30 Europe/Berlin</code>; <code>/remind off</code> stops it\n"
     "/share, /addcase, /mycases – for instructors: lesson links, practice cases and how students answered\n"
     "/cancel – leave whatever you are doing\n\n"
-    "Sessions last 24 hours; I'll tell you when yours ends."
+    f"Sessions last {hours(SESSION_TTL)} hours; I'll tell you when yours ends."
 )
 
 CANCELLED = "Cancelled. Nothing was saved. Send /help to see what I can do."
@@ -65,13 +81,13 @@ NOTHING_TO_CANCEL = "There is nothing to cancel. Send /help to see what I can do
 # --- Validation (SPEC, verbatim) -------------------------------------------------------------
 VALIDATION = {
     "username_required": "Username is required",
-    "username_too_short": "Username must be at least 3 characters long",
-    "username_too_long": "Username must be at most 20 characters long",
+    "username_too_short": f"Username must be at least {USERNAME_MIN} characters long",
+    "username_too_long": f"Username must be at most {USERNAME_MAX} characters long",
     "email_required": "Email is required",
     "email_invalid": "Please enter a valid email",
     "password_required": "Password is required",
     "password_weak": (
-        "Password must contain at least 8 characters, one uppercase letter, one lowercase letter, "
+        f"Password must contain at least {PASSWORD_MIN} characters, one uppercase letter, one lowercase letter, "
         "one number, and one special character"
     ),
     "confirm_required": "Confirm password is required",
@@ -79,12 +95,9 @@ VALIDATION = {
 }
 
 # --- Registration ----------------------------------------------------------------------------
-ASK_USERNAME = "Let's create your account. Choose a <b>username</b> (3–20 characters):"
+ASK_USERNAME = f"Let's create your account. Choose a <b>username</b> ({USERNAME_MIN}–{USERNAME_MAX} characters):"
 ASK_EMAIL = "Your <b>email</b> address? I'll send the activation link there."
-ASK_PASSWORD = (
-    "Choose a <b>password</b>: at least 8 characters with an uppercase letter, a lowercase letter, "
-    "a number and a special character. I delete your message as soon as I've read it."
-)
+ASK_PASSWORD = f"Choose a <b>password</b>: {_PASSWORD_RULE}. I delete your message as soon as I've read it."
 ASK_CONFIRM = "Type the password again to <b>confirm</b> it:"
 ASK_ROLE = "Last step: are you a medical student or a healthcare professional?"
 ROLE_BUTTON_STUDENT = "Medical student"
@@ -101,8 +114,8 @@ EMAIL_TAKEN = (
 ALREADY_LOGGED_IN = "You are already logged in as <b>{username}</b>. Send /logout first."
 REGISTERED = (
     "✅ Account created for <b>{username}</b>.\n\n"
-    "I've emailed an activation link to <b>{email}</b>. Open it within 24 hours to activate your "
-    "account, then /login. No email? Check spam, or send /resend."
+    "I've emailed an activation link to <b>{email}</b>. Open it within %d hours to activate your "
+    "account, then /login. No email? Check spam, or send /resend." % hours(ACTIVATION_TTL)
 )
 REGISTERED_MAIL_FAILED = (
     "✅ Account created for <b>{username}</b>, but I couldn't send the activation email right now.\n"
@@ -111,7 +124,8 @@ REGISTERED_MAIL_FAILED = (
 
 # --- Activation ------------------------------------------------------------------------------
 ACTIVATED = "🎉 Your account <b>{username}</b> is active. Send /login to sign in."
-TOKEN_EXPIRED = "This activation link has expired (links are valid for 24 hours). Send /resend for a fresh one."
+TOKEN_EXPIRED = (f"This activation link has expired (links are valid for {hours(ACTIVATION_TTL)} hours). "
+                 "Send /resend for a fresh one.")
 TOKEN_USED = "This activation link was already used. If your account is active, just /login."
 TOKEN_UNKNOWN = "This activation link is not valid (maybe a newer one replaced it). Send /resend for a fresh one."
 RESENT = "I've sent a fresh activation link to <b>{email}</b>. Older links no longer work."
@@ -132,14 +146,15 @@ LOGIN_UNKNOWN_EMAIL = "data invalid"  # SPEC
 LOGIN_WRONG_PASSWORD = "invalid password"  # SPEC
 LOGIN_NOT_ACTIVATED = "plz confirm your email"  # SPEC
 LOGIN_NOT_ACTIVATED_HINT = "Open the activation link I emailed you, or send /resend for a new one."
-LOGIN_ATTEMPTS_LEFT = "{n} attempt(s) left before the account is locked for 15 minutes. Password again:"
+LOGIN_ATTEMPTS_LEFT = ("{n} attempt(s) left before the account is locked for %d minutes. Password again:"
+                       % minutes(LOCK_DURATION))
 LOGIN_LOCKED = (
-    "🔒 Too many failed attempts: this account is locked for 15 minutes (until {until} UTC). "
-    "Forgot your password? /forgot"
+    "🔒 Too many failed attempts: this account is locked for %d minutes (until {until} UTC). "
+    "Forgot your password? /forgot" % minutes(LOCK_DURATION)
 )
 LOGGED_IN = (
     "Welcome, <b>{username}</b>! You're logged in as a <b>{role}</b>.\n"
-    "Your session lasts 24 hours (until {until} UTC). Send an ECG photo, or /help."
+    "Your session lasts %d hours (until {until} UTC). Send an ECG photo, or /help." % hours(SESSION_TTL)
 )
 LOGGED_OUT = "You're logged out. See you soon!"
 PLEASE_LOGIN = "Please /login first"  # SPEC
@@ -151,15 +166,12 @@ WHOAMI_INSTRUCTOR = ", instructor"
 # --- Password reset --------------------------------------------------------------------------
 ASK_RESET_EMAIL = "Which <b>email</b> is your account registered with?"
 RESET_CODE_SENT = (
-    "If an account exists for <b>{email}</b>, I've emailed it a 6-digit code, valid for 15 minutes.\n"
-    "Send the code here:"
+    "If an account exists for <b>{email}</b>, I've emailed it a %d-digit code, valid for %d minutes.\n"
+    "Send the code here:" % (RESET_CODE_DIGITS, minutes(RESET_CODE_TTL))
 )
 RESET_CODE_INVALID = "That code isn't right. {n} attempt(s) left. Send the code again:"
 RESET_CODE_EXPIRED = "This code has expired or is no longer valid. Send /forgot to get a new one."
-ASK_NEW_PASSWORD = (
-    "Code accepted. Choose a <b>new password</b> (at least 8 characters with an uppercase letter, a "
-    "lowercase letter, a number and a special character):"
-)
+ASK_NEW_PASSWORD = f"Code accepted. Choose a <b>new password</b> ({_PASSWORD_RULE}):"
 ASK_NEW_CONFIRM = "Type the new password again to <b>confirm</b> it:"
 PASSWORD_CHANGED = "🔑 Your password has been changed and all your sessions were ended. Send /login to sign in."
 
@@ -172,14 +184,16 @@ INTERNAL_ERROR = "⚠️ Something went wrong on my side. Please try again; if i
 NOT_UNDERSTOOD = "Send me an ECG as a photo or an image file to analyse it, or /help for everything I can do."
 UNKNOWN_COMMAND = "I don't know that command. Send /help to see what I can do."
 IN_CONVERSATION = "You're in the middle of something: answer the question above, or send /cancel to stop."
-RESET_CODE_VOIDED = "That code isn't right, and after five wrong tries it no longer works. Send /forgot to get a new one."
+RESET_CODE_VOIDED = (f"That code isn't right, and after {RESET_CODE_MAX_ATTEMPTS} wrong tries it no longer works. "
+                     "Send /forgot to get a new one.")
+BUTTON_STALE = "This button no longer works. Send /help to see what I can do."
 
-# --- ECG upload and diagnosis (issue 4) ------------------------------------------------------
+# --- ECG upload and diagnosis ----------------------------------------------------------------
 ACCEPTED_FORMATS = "Send the ECG as a photo, or as a JPG, JPEG or PNG image file."
 EXTENSION_NOT_ALLOWED = "image file extension is not allowed"  # SPEC
 FILE_TOO_LARGE = (
-    "This file is {size_mb:.0f} MB; I can download files up to 20 MB. Send a smaller photo or image "
-    "file of the ECG."
+    "This file is {size_mb:.0f} MB; I can download files up to %d MB. Send a smaller photo or image "
+    "file of the ECG." % (MAX_DOWNLOAD_BYTES // 2**20)
 )
 PREVIEW_CAPTION = "Is this the ECG you want analysed?"
 CONFIRM_BUTTON = "Confirm"
@@ -187,7 +201,8 @@ CANCEL_BUTTON = "Cancel"
 PREVIEW_REPLACED = "You sent a new image, so it replaces the one that was waiting for confirmation."
 PREVIEW_CANCELLED = "Cancelled — nothing was analysed or kept."
 PREVIEW_GONE = "This preview is no longer active. Send the ECG again."
-PREVIEW_EXPIRED = "This preview expired (10 minutes without an answer). Send the ECG again when you're ready."
+PREVIEW_EXPIRED = (f"This preview expired ({minutes(PREVIEW_TTL)} minutes without an answer). Send the ECG again "
+                   "when you're ready.")
 PHOTO_TIP = (
     "💡 Telegram compresses photos to about 1280 px. For the sharpest result send the ECG as a "
     "<b>file</b> (📎 → File): the whole page, flat, in good light, without shadows or glare."
@@ -252,6 +267,16 @@ REFUSALS: dict[str, tuple[str, str]] = {
                     "Avoid glare, shadows and folds across the tracing. " + RETAKE_PHOTO),
 }
 REFUSAL_FALLBACK = ("{detail}.", RETAKE_PHOTO)  # a code without its own text: the technical detail
+# Which rule of inference.ecg_check refused the picture as "not_ecg", shown in brackets after its text.
+NOT_ECG_REASONS = {
+    "not_landscape": "not a landscape page (a 12-lead printout is wider than tall)",
+    "not_paper": "not mostly white paper",
+    "no_traces": "no ECG traces in the trace area",
+    "broken_traces": "no continuous traces across the trace rows",
+    "not_single_traces": "the trace rows hold text or texture, not single traces",
+    "not_waveforms": "the lines in the trace rows are not continuous waveforms",
+}
+UNREADABLE_DETAIL = "the picture could not be read"
 
 # --- What the digitizer measured (shown under the diagnosis) ----------------------------------
 MEASURED_HEADER = "<b>What I measured</b> (read off the tracing by software — check it on the paper)"
@@ -309,7 +334,7 @@ HISTORY_LINE = "{date} — {name} ({confidence})"
 HISTORY_NOT_ECG = "not an ECG"
 HISTORY_CLEARED = "Your analysis history is cleared ({n} removed)."
 
-# --- Lessons and practice (issue 6) ----------------------------------------------------------
+# --- Lessons and practice --------------------------------------------------------------------
 LEARN_HEADER = "<b>Lessons</b> 📚\nChoose a lesson; each one reads in short pages with Back / Next."
 LESSONS_STUDENTS_ONLY = (
     "Lessons and practice questions are made for <b>medical students</b> (and their instructors), "

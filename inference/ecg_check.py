@@ -18,23 +18,23 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from inference import preprocess as P
+from inference import preprocess
 
 
 @dataclass(frozen=True)
 class EcgCheck:
     is_ecg: bool
-    reason: str | None
+    reason: str | None  # the first failed rule's code (RULES), None when it is an ECG
     features: dict
 
 
 def _band_stats(area: np.ndarray) -> tuple[float, float, float]:
     """Per trace row: coverage (share of columns with trace), single-line share, trace smoothness."""
     ah, aw = area.shape
-    x0, x1 = int(P.COL_EDGES[0] * aw) + 4, int(P.COL_EDGES[-1] * aw) - 4
+    x0, x1 = int(preprocess.COL_EDGES[0] * aw) + 4, int(preprocess.COL_EDGES[-1] * aw) - 4
     covs, singles, smooth = [], [], []
-    for yc in P.ROW_CENTRES:
-        y0, y1 = int((yc - P.ROW_HALF) * ah), int((yc + P.ROW_HALF) * ah)
+    for yc in preprocess.ROW_CENTRES:
+        y0, y1 = int((yc - preprocess.ROW_HALF) * ah), int((yc + preprocess.ROW_HALF) * ah)
         band = area[max(0, y0):y1, x0:x1] > 0.3
         has = band.any(axis=0)
         covs.append(has.mean())
@@ -77,13 +77,14 @@ def features(page: np.ndarray, area: np.ndarray) -> dict:
     }
 
 
+# (feature, low, high, the reason code when outside; handlers/texts.py words each code)
 RULES = (
-    ("aspect", 1.15, 1.95, "not a landscape page (a 12-lead printout is wider than tall)"),
-    ("paper", 0.50, 1.01, "not mostly white paper"),
-    ("ink", 0.008, 0.12, "no ECG traces in the trace area"),
-    ("coverage", 0.85, 1.01, "no continuous traces across the trace rows"),
-    ("single_line", 0.85, 1.01, "the trace rows hold text or texture, not single traces"),
-    ("smooth", 0.85, 1.01, "the lines in the trace rows are not continuous waveforms"),
+    ("aspect", 1.15, 1.95, "not_landscape"),
+    ("paper", 0.50, 1.01, "not_paper"),
+    ("ink", 0.008, 0.12, "no_traces"),
+    ("coverage", 0.85, 1.01, "broken_traces"),
+    ("single_line", 0.85, 1.01, "not_single_traces"),
+    ("smooth", 0.85, 1.01, "not_waveforms"),
 )
 
 
@@ -97,7 +98,7 @@ PHOTO_RULES = {"coverage": 0.78, "single_line": 0.72}
 
 
 def check(page: np.ndarray, area: np.ndarray, photo: bool = False) -> EcgCheck:
-    """Apply the rules in order; the first that fails gives the reason. `photo`: the area is a
+    """Apply the rules in order; the first that fails gives the reason code. `photo`: the area is a
     rectified photo's trace mask (PHOTO_RULES' lower bounds apply)."""
     f = features(page, area)
     for key, lo, hi, reason in RULES:
@@ -116,10 +117,10 @@ def trace_saturation(page: np.ndarray) -> float:
     the median saturation of the trace mask's pixels inside the grid rectangle. The printout's trace
     is black (photos of the real test pages: at most 0.15); a chart screenshot's lines are coloured
     (generated line-chart screenshots: 0.45 and more) and otherwise pass for four rows of traces."""
-    from inference import layout as L
+    from inference import layout
     from inference.digitize import trace_mask
 
-    x0, y0, x1, y1 = L.GRID_BOX
+    x0, y0, x1, y1 = layout.GRID_BOX
     box = page[y0:y1, x0:x1]
     px = box[trace_mask(np.ascontiguousarray(box[..., 0]))].astype(np.float32)
     if len(px) == 0:

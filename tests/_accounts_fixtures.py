@@ -17,7 +17,8 @@ from accounts import passwords
 from accounts.clock import ManualClock
 from accounts.mailer import SmtpMailer
 from accounts.service import AccountService
-from accounts.storage import connect, ensure_indexes
+from storage.accounts import ensure_indexes
+from storage.mongo import connect
 from bot.embedded import EmbeddedOutbox, free_port, message_text, nx_27017_command
 
 JWT_SECRET = "test-secret-0123456789abcdef0123456789abcdef"

@@ -27,7 +27,7 @@ from bot.config import Settings
 from bot.embedded import EmbeddedOutbox, free_port, message_text
 from bot.emulator import BotAPIEmulator, SimUser
 from bot.sandbox.server import start_sandbox
-from handlers.sessions import EXPIRY_JOB_PREFIX
+from handlers.jobs import EXPIRY_JOB_PREFIX
 
 STRONG_PASSWORD = "Str0ng!pass"
 LINK_RE = re.compile(r"https://t\.me/(\w+)\?start=([A-Za-z0-9_-]+)")
@@ -92,7 +92,7 @@ class BotHarness:
 
     @property
     def db(self):
-        return self.runtime.services.db
+        return self.runtime.db
 
     async def settled(self, timeout: float = 10.0) -> None:
         """Wait until every update the bot has fetched is fully handled — including the

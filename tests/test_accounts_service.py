@@ -8,7 +8,7 @@ import jwt
 import pytest
 
 from accounts import passwords
-from accounts import storage as st
+from storage import accounts as st
 from accounts.errors import (
     AccountLocked,
     EmailTaken,
@@ -16,13 +16,14 @@ from accounts.errors import (
     NotActivated,
     ResetCodeExpired,
     ResetCodeInvalid,
-    StorageUnavailable,
     TokenInvalid,
     UnknownEmail,
     WrongPassword,
 )
 from accounts.models import Role
-from accounts.service import MAILS_PER_HOUR, AccountService
+from accounts.limits import MAILS_PER_HOUR
+from accounts.service import AccountService
+from storage.mongo import StorageUnavailable, connect
 
 try:
     from tests._accounts_fixtures import (  # noqa: F401
@@ -428,7 +429,7 @@ async def test_reset_lifts_login_lock(service, outbox):
 
 # --------------------------------------------------------------------------- database down
 async def test_database_down_raises_storage_unavailable(outbox, clock):
-    client = st.connect("mongodb://127.0.0.1:1/", server_selection_timeout_ms=200)
+    client = connect("mongodb://127.0.0.1:1/", server_selection_timeout_ms=200)
     try:
         svc = AccountService(client["x"], None, clock, JWT_SECRET, deep_link)  # type: ignore[arg-type]
         with pytest.raises(StorageUnavailable):

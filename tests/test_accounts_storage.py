@@ -8,8 +8,8 @@ import pytest
 from pymongo import ReturnDocument
 from pymongo.errors import DuplicateKeyError
 
-from accounts import storage as st
-from accounts.errors import StorageUnavailable
+from storage import accounts as collections
+from storage.mongo import StorageUnavailable, connect, from_ms, to_ms
 
 try:
     from tests._accounts_fixtures import cheap_argon2, db, nx_uri  # noqa: F401
@@ -18,24 +18,24 @@ except ImportError:  # tests/ is not a package: pytest puts it on sys.path
 
 
 async def test_unique_index_on_normalised_email(db):
-    indexes = [ix async for ix in await db[st.USERS].list_indexes()]
+    indexes = [ix async for ix in await db[collections.USERS].list_indexes()]
     assert any(list(ix["key"]) == ["email_normalised"] and ix.get("unique") for ix in indexes)
-    await db[st.USERS].insert_one({"_id": "1", "email_normalised": "a@example.com"})
+    await db[collections.USERS].insert_one({"_id": "1", "email_normalised": "a@example.com"})
     with pytest.raises(DuplicateKeyError):
-        await db[st.USERS].insert_one({"_id": "2", "email_normalised": "a@example.com"})
-    await db[st.USERS].insert_one({"_id": "3", "email_normalised": "b@example.com"})
+        await db[collections.USERS].insert_one({"_id": "2", "email_normalised": "a@example.com"})
+    await db[collections.USERS].insert_one({"_id": "3", "email_normalised": "b@example.com"})
     with pytest.raises(DuplicateKeyError):  # also on update
-        await db[st.USERS].update_one({"_id": "3"}, {"$set": {"email_normalised": "a@example.com"}})
-    assert await db[st.USERS].count_documents({}) == 2
+        await db[collections.USERS].update_one({"_id": "3"}, {"$set": {"email_normalised": "a@example.com"}})
+    assert await db[collections.USERS].count_documents({}) == 2
 
 
 async def test_ensure_indexes_is_idempotent(db):
-    await st.ensure_indexes(db)
-    await st.ensure_indexes(db)
+    await collections.ensure_indexes(db)
+    await collections.ensure_indexes(db)
 
 
 async def test_databases_are_isolated(nx_uri):
-    client = st.connect(nx_uri)
+    client = connect(nx_uri)
     try:
         a, b = client["iso_a"], client["iso_b"]
         await a.things.insert_one({"_id": 1})
@@ -46,10 +46,10 @@ async def test_databases_are_isolated(nx_uri):
 
 def test_ms_round_trip():
     dt = datetime(2026, 3, 1, 12, 0, 0, 123000, tzinfo=timezone.utc)
-    assert st.from_ms(st.to_ms(dt)) == dt
-    assert st.from_ms(None) is None
+    assert from_ms(to_ms(dt)) == dt
+    assert from_ms(None) is None
     with pytest.raises(ValueError):
-        st.to_ms(datetime(2026, 1, 1))
+        to_ms(datetime(2026, 1, 1))
 
 
 async def test_operations_used_by_the_service(db):
@@ -92,9 +92,9 @@ async def test_booleans_written_by_set_read_back_truthy(db):
 
 
 async def test_unreachable_server_raises_storage_unavailable():
-    client = st.connect("mongodb://127.0.0.1:1/", server_selection_timeout_ms=200)
+    client = connect("mongodb://127.0.0.1:1/", server_selection_timeout_ms=200)
     try:
         with pytest.raises(StorageUnavailable):
-            await st.ensure_indexes(client["x"])
+            await collections.ensure_indexes(client["x"])
     finally:
         await client.close()

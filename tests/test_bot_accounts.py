@@ -150,7 +150,7 @@ async def test_resend_by_email_from_another_telegram_account_and_unknown(harness
 
 
 async def test_resend_after_too_many_links_says_when_and_the_last_link_still_works(harness):
-    from accounts.service import MAILS_PER_HOUR
+    from accounts.limits import MAILS_PER_HOUR
 
     alice = harness.user(1001)
     await harness.register(alice)

@@ -12,7 +12,8 @@ from pathlib import Path
 import pytest
 
 from handlers import texts
-from handlers.diagnosis import EXPORT_CALLBACK, measured_block, refusal_text
+from handlers.callbacks import ExportDigitized
+from handlers.diagnosis import measured_block, refusal_text
 from inference import layout as L
 from inference.model_def import MODEL_FILE
 
@@ -49,10 +50,10 @@ async def test_measured_block_export_and_only_the_owner_gets_it(harness):
     assert texts.EXPORT_BUTTON in result.button_texts
     await ann.wait_for(lambda m: m.kind == "photo" and m.caption.startswith("Heat map"), timeout=60)
     callback = result.find_button(texts.EXPORT_BUTTON)["callback_data"]
-    assert callback.startswith(EXPORT_CALLBACK) and len(callback.encode()) <= 64
+    assert ExportDigitized.parse(callback) is not None and len(callback.encode()) <= 64
     # the signals are kept, not the image
     doc = await harness.db["digitized"].find_one({})
-    assert doc["analysis_id"] == callback[len(EXPORT_CALLBACK):] and 5_000 < len(doc["npz"]) < 80_000
+    assert doc["analysis_id"] == ExportDigitized.parse(callback).analysis_id and 5_000 < len(doc["npz"]) < 80_000
 
     query = await ann.press(texts.EXPORT_BUTTON, result.message_id)
     photo = await ann.wait_for(lambda m: m.kind == "photo" and m.caption == texts.EXPORT_CAPTION, timeout=30)
@@ -76,7 +77,7 @@ async def test_measured_block_export_and_only_the_owner_gets_it(harness):
     assert (await ben.wait_for_answer(forged)).answer_text == texts.EXPORT_GONE
     await ben.expect_silence(0.5)
     # an unknown id: the same toast
-    stale = ann._core.user_press(ann._bot, ann.record, result.message_id, EXPORT_CALLBACK + "nope")
+    stale = ann._core.user_press(ann._bot, ann.record, result.message_id, ExportDigitized("nope").pack())
     assert (await ann.wait_for_answer(stale)).answer_text == texts.EXPORT_GONE
 
     # after 24 hours the entry is gone, and it is dropped when the next one is written

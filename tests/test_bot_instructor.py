@@ -8,7 +8,7 @@ import hashlib
 import io
 
 from bot import cli
-from content.store import CASES
+from storage.practice import CASES
 from handlers import texts
 from inference.labels import DISPLAY_NAMES
 

@@ -9,7 +9,7 @@ from content import drills
 from content.lessons import get_lesson
 from content.practice import POINTS_CORRECT, STREAK_BONUS
 from handlers import texts
-from handlers.practice import reminder_job_name
+from handlers.jobs import reminder_job_name
 
 ANSWER_PREFIX = "quiz:a:"
 

@@ -7,7 +7,7 @@ import socket
 import pytest
 
 from accounts.mailer import SmtpMailer
-from accounts.storage import connect
+from storage.mongo import connect
 from bot.embedded import EmbeddedMongo, EmbeddedMongoError, EmbeddedOutbox, message_text
 
 

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass
-from datetime import datetime, timezone
-from typing import Any
+from datetime import datetime
+
+from storage.mongo import Database, from_ms, to_ms, translate_errors
 
 COLLECTION = "analyses"
+RECENT = 10  # analyses /history shows
 
 
 @dataclass(frozen=True)
@@ -21,14 +22,9 @@ class AnalysisRecord:
     image_sha256: str
 
 
-def image_hash(data: bytes) -> str:
-    return hashlib.sha256(data).hexdigest()
-
-
+@translate_errors
 class AnalysisHistory:
-    """Times are stored as integer milliseconds: nx-27017 turns `$set` datetimes into strings."""
-
-    def __init__(self, db: Any) -> None:
+    def __init__(self, db: Database) -> None:
         self._collection = db[COLLECTION]
 
     async def ensure_indexes(self) -> None:
@@ -38,7 +34,7 @@ class AnalysisHistory:
         await self._collection.insert_one(
             {
                 "user_id": user_id,
-                "created_at": int(record.created_at.timestamp() * 1000),
+                "created_at": to_ms(record.created_at),
                 "is_ecg": record.is_ecg,
                 "label": record.label or "",
                 "display_name": record.display_name or "",
@@ -48,11 +44,11 @@ class AnalysisHistory:
             }
         )
 
-    async def recent(self, user_id: str, limit: int = 10) -> list[AnalysisRecord]:
+    async def recent(self, user_id: str, limit: int = RECENT) -> list[AnalysisRecord]:
         cursor = self._collection.find({"user_id": user_id}).sort("created_at", -1).limit(limit)
         return [
             AnalysisRecord(
-                created_at=datetime.fromtimestamp(doc["created_at"] / 1000, tz=timezone.utc),
+                created_at=from_ms(doc["created_at"]),
                 is_ecg=bool(doc["is_ecg"]),
                 label=doc["label"] or None,
                 display_name=doc["display_name"] or None,

@@ -1,9 +1,9 @@
-"""The digitized signals of recent analyses, kept for 24 hours so the chat can export them on demand.
+"""The digitized signals of recent analyses, kept for `TTL` so the chat can export them on demand.
 
-One document per analysis: a random id, the owner's account id, the time (integer milliseconds, as in
-`inference.history`: nx-27017 turns datetimes into strings), the signals as `export.to_npz_bytes`
-(float16, about 20-40 kB) and the measurements as JSON text. Only the owner can fetch an entry; entries
-older than `TTL` are dropped whenever a new one is written, and are never returned.
+One document per analysis: a random id, the owner's account id, the time, the signals as
+`inference.export.to_npz_bytes` (float16, about 20-40 kB) and the measurements as JSON text. Only the
+owner can fetch an entry; entries older than `TTL` are dropped whenever a new one is written, and are
+never returned.
 """
 
 from __future__ import annotations
@@ -12,7 +12,8 @@ import json
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+
+from storage.mongo import Database, to_ms, translate_errors
 
 COLLECTION = "digitized"
 TTL = timedelta(hours=24)
@@ -26,12 +27,9 @@ class StoredDigitized:
     measurements: dict | None  # Measurements.to_dict(), or None
 
 
-def _ms(t: datetime) -> int:
-    return int(t.timestamp() * 1000)
-
-
+@translate_errors
 class DigitizedStore:
-    def __init__(self, db: Any) -> None:
+    def __init__(self, db: Database) -> None:
         self._collection = db[COLLECTION]
 
     async def ensure_indexes(self) -> None:
@@ -40,13 +38,13 @@ class DigitizedStore:
 
     async def add(self, user_id: str, npz: bytes, measurements: dict | None, now: datetime) -> str:
         """Keep one analysis' signals; returns its new random id (URL-safe, fits callback data)."""
-        await self._collection.delete_many({"created_at": {"$lt": _ms(now - TTL)}})
+        await self._collection.delete_many({"created_at": {"$lt": to_ms(now - TTL)}})
         analysis_id = secrets.token_urlsafe(9)
         await self._collection.insert_one(
             {
                 "analysis_id": analysis_id,
                 "user_id": user_id,
-                "created_at": _ms(now),
+                "created_at": to_ms(now),
                 "npz": bytes(npz),
                 "measurements": json.dumps(measurements) if measurements is not None else "",
             }
@@ -56,7 +54,7 @@ class DigitizedStore:
     async def get(self, analysis_id: str, user_id: str, now: datetime) -> StoredDigitized | None:
         """The owner's entry, or None when unknown, someone else's or older than TTL."""
         doc = await self._collection.find_one(
-            {"analysis_id": analysis_id, "user_id": user_id, "created_at": {"$gte": _ms(now - TTL)}}
+            {"analysis_id": analysis_id, "user_id": user_id, "created_at": {"$gte": to_ms(now - TTL)}}
         )
         if doc is None:
             return None

@@ -10,7 +10,8 @@ except ImportError:
     from _accounts_fixtures import cheap_argon2, db, nx_uri  # noqa: F401
 
 from content.practice import PracticeState, due_items, record_answer
-from content.store import CaseStore, PracticeStore, ReminderStore, parse_hhmm, state_from_doc, state_to_doc
+from content.reminders import parse_hhmm
+from storage.practice import CaseStore, PracticeStore, ReminderStore, state_from_doc, state_to_doc
 
 T0 = datetime(2026, 3, 1, 9, 0, tzinfo=timezone.utc)
 

@@ -1,27 +1,28 @@
-"""/start (with or without a deep-link payload), /help, /resend, /cancel, unknown input, errors."""
+"""Commands that work anywhere — /start (with or without a deep-link payload), /help, /resend — and the
+answers to everything no other handler takes: /cancel outside a conversation, unknown commands, other
+messages, stale buttons, and errors."""
 
 from __future__ import annotations
 
 import html
 import logging
 
-from pymongo.errors import ConnectionFailure, ServerSelectionTimeoutError
 from telegram import Update
-from telegram.ext import ContextTypes
 
 from accounts import validation
-from accounts.errors import MailNotSent, MailThrottled, StorageUnavailable, TokenInvalid
-from bot.services import get_services
+from accounts.errors import MailNotSent, MailThrottled, TokenInvalid
 from content.lessons import slug_from_payload
 from handlers import learning, texts
-from handlers.chat import reply
+from handlers.context import AppContext
+from handlers.steps import reply
+from storage.mongo import StorageUnavailable
 
 log = logging.getLogger(__name__)
 
 TOKEN_MESSAGES = {"expired": texts.TOKEN_EXPIRED, "used": texts.TOKEN_USED, "unknown": texts.TOKEN_UNKNOWN}
 
 
-async def start(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+async def start(update: Update, context: AppContext) -> None:
     payload = context.args[0] if context.args else ""
     if not payload:
         await reply(update, texts.WELCOME)
@@ -33,23 +34,23 @@ async def start(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     await activate(update, context, payload)
 
 
-async def activate(update: Update, context: ContextTypes.DEFAULT_TYPE, token: str) -> None:
+async def activate(update: Update, context: AppContext, token: str) -> None:
     """The emailed link `t.me/<bot>?start=<token>` arrives here as `/start <token>`."""
     try:
-        user = await get_services(context).accounts.activate(token)
+        user = await context.services.accounts.activate(token)
     except TokenInvalid as error:
         await reply(update, TOKEN_MESSAGES.get(error.reason, texts.TOKEN_UNKNOWN))
         return
     await reply(update, texts.ACTIVATED.format(username=html.escape(user.username)))
 
 
-async def help_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+async def show_help(update: Update, context: AppContext) -> None:
     await reply(update, texts.HELP)
 
 
-async def resend(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+async def resend(update: Update, context: AppContext) -> None:
     """`/resend` for the account registered from this Telegram user, `/resend EMAIL` for any."""
-    accounts = get_services(context).accounts
+    accounts = context.services.accounts
     email = None
     if context.args:
         try:
@@ -74,22 +75,32 @@ async def resend(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     await reply(update, texts.RESENT.format(email=html.escape(user.email)))
 
 
-async def nothing_to_cancel(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+async def nothing_to_cancel(update: Update, context: AppContext) -> None:
     await reply(update, texts.NOTHING_TO_CANCEL)
 
 
-async def unknown_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+async def unknown_command(update: Update, context: AppContext) -> None:
     await reply(update, texts.UNKNOWN_COMMAND)
 
 
-async def error_handler(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
+async def not_understood(update: Update, context: AppContext) -> None:
+    """A message outside any conversation that is neither a command nor an image."""
+    await reply(update, texts.NOT_UNDERSTOOD)
+
+
+async def stale_button(update: Update, context: AppContext) -> None:
+    """A button no handler takes: malformed data, or a conversation's button after it ended."""
+    await update.callback_query.answer(texts.BUTTON_STALE)
+
+
+async def report_error(update: object, context: AppContext) -> None:
     """Log with context but no personal data, and give the user a clear next step.
 
     A handler that raised did not advance its conversation, so the user simply answers again.
     """
     error = context.error
     kind = type(update).__name__ if update is not None else "no update"
-    if isinstance(error, (StorageUnavailable, ConnectionFailure, ServerSelectionTimeoutError)):
+    if isinstance(error, StorageUnavailable):
         log.error("database unavailable while handling %s: %s", kind, error)
         text = texts.DATABASE_DOWN
     else:
@@ -100,8 +111,3 @@ async def error_handler(update: object, context: ContextTypes.DEFAULT_TYPE) -> N
             await update.effective_chat.send_message(text)
         except Exception:  # the chat may be unreachable too; the log above has the cause
             log.warning("could not tell the user about the error")
-
-
-async def anything_else(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    """A message outside any conversation that is neither a command nor an image."""
-    await reply(update, texts.NOT_UNDERSTOOD)

@@ -1,0 +1,10 @@
+"""The chat layer's own limits (the chat texts quote them, formatted from here)."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+PREVIEW_TTL = timedelta(minutes=10)  # how long an ECG preview waits for Confirm / Cancel
+MAX_DOWNLOAD_BYTES = 20 * 1024 * 1024  # the Bot API's getFile limit
+MAX_PHOTO_BYTES = 10 * 1024 * 1024  # Telegram's photo upload limit (a practice case is re-sent as a photo)
+SMALL_PHOTO_PX = 1000  # longest side below which a photo is probably too small to read
