@@ -1,22 +1,11 @@
-"""The bot's diagnosis engine (no Telegram imports here).
+"""Reading ECGs off pictures and diagnosing them (no Telegram imports here).
 
-    from inference import classify, heatmap_png
-    result = classify(image_bytes)      # -> Result (is_ecg, reason, label, display_name, confidence,
-                                        #    uncertain, probabilities, top_two, measurements, reasons)
-    png = heatmap_png(image_bytes)      # class-activation overlay of the diagnosed class, PNG bytes
+    from inference.analysis import analyse
+    a = analyse(image_bytes)   # a.result: diagnosis or refusal (reason code), a.heatmap (PNG), a.digitized
 
-Both read the page (`inference.reading`: sheet, grid, signals, measurements) and diagnose it from the
-measurements (`inference.measure_model`); `inference.analysis.analyse` does both at once, as the bot
-does. They are synchronous and CPU-bound (~0.3-1 s): call them in a worker thread
-(`await asyncio.to_thread(classify, data)`) so the event loop is not blocked. Models are loaded once per
-process (thread-safe); the first call pays the load (a few seconds).
-An image that is not a 12-lead ECG page (or not an image at all) gives `Result(is_ecg=False, reason=...)`.
+`inference.reading.read_ecg` reads the page (image_io -> sheet -> ecg_check -> grid -> digitize -> measure);
+`inference.analysis` diagnoses it from the measurements (`features`, `measure_model`, `explain`) and draws the
+heat map (`classifier` for the image model's class-activation maps, `heatmap` to lay them over the page).
+Everything is synchronous and CPU-bound: run it in a worker thread. Models are loaded once per process.
+This package's `__init__` imports nothing, so its modules can import each other without a cycle.
 """
-
-from inference.analysis import analyse, classify, heatmap_png
-from inference.classifier import Classifier, Result, get_classifier
-from inference.labels import DISPLAY_NAMES, LABELS
-from inference.preprocess import NotAnImage
-
-__all__ = ["LABELS", "DISPLAY_NAMES", "Result", "Classifier", "analyse", "classify", "heatmap_png", "get_classifier",
-           "NotAnImage"]

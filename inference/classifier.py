@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 
 from inference import ecg_check
-from inference import preprocess as P
+from inference import preprocess
 from inference.labels import DISPLAY_NAMES, LABELS
 from inference.lead_head import LeadHead, head_path
 from inference.model_def import MODEL_FILE
@@ -65,7 +65,8 @@ class Classifier:
         self._lock = threading.Lock()
         self._maps_fn = None
         self._crop_fn = None
-        self.conv_maps(np.zeros((P.N_CROPS,) + P.CROP_SIZE + (1,), np.float32))  # build/warm the graph
+        # build and warm the graph
+        self.conv_maps(np.zeros((preprocess.N_CROPS,) + preprocess.CROP_SIZE + (1,), np.float32))
 
     # -- model calls
     def conv_maps(self, crops: np.ndarray) -> np.ndarray:
@@ -106,22 +107,22 @@ class Classifier:
         return self.head.probabilities(self.conv_maps(crops).mean(axis=(1, 2)))
 
     # -- public API
-    def classify_prepared(self, prep: P.Prepared, check: bool = True) -> Result:
+    def classify_prepared(self, prep: preprocess.Prepared, check: bool = True) -> Result:
         if check and (refusal := refusal_for(prep)) is not None:
             return refusal
         return result_from_probs(self.page_probabilities(prep.crops))
 
     def classify(self, image_bytes: bytes, check: bool = True) -> Result:
         try:
-            prep = P.prepare(image_bytes)
-        except P.NotAnImage:
+            prep = preprocess.prepare(image_bytes)
+        except preprocess.NotAnImage:
             return refused("the file is not a readable image", "not_image")
         return self.classify_prepared(prep, check=check)
 
 
-def refusal_for(prep: P.Prepared) -> Result | None:
+def refusal_for(prep: preprocess.Prepared) -> Result | None:
     """A refusal when the page is not a 12-lead ECG printout (the rule-based check), else None."""
-    area = prep.area if prep.area is not None else P.trace_area(prep.page, prep.box)
+    area = prep.area if prep.area is not None else preprocess.trace_area(prep.page, prep.box)
     ok = ecg_check.check(prep.page, area)
     return None if ok.is_ecg else refused(ok.reason, "not_ecg")
 

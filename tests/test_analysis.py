@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-import inference
-from inference.analysis import analyse
+from inference.analysis import analyse, classify
+from inference.labels import LABELS
 
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "data" / "ecg-images"
 
@@ -23,13 +23,13 @@ def test_diagnosis_from_the_measurement_model_and_a_heatmap_of_it():
 
     for path in sorted(SHARED.rglob("*.jpg"))[::150]:
         data = path.read_bytes()
-        expected = inference.classify(data)  # the same path without the heat map
+        expected = classify(data)  # the same path without the heat map
         a = analyse(data)
         result, heatmap = a.result, a.heatmap
         assert a.digitized is not None and result.measurements and result.measurements["heart_rate_bpm"] > 0
         assert result.label == expected.label and result.uncertain == expected.uncertain
         probs = get_measure_model().probabilities(features(a.digitized, a.measurements))
-        for key, p in zip(inference.LABELS, probs):
+        for key, p in zip(LABELS, probs):
             assert result.probabilities[key] == pytest.approx(float(p), abs=1e-9)
             assert expected.probabilities[key] == pytest.approx(float(p), abs=1e-9)
         assert sum(result.probabilities.values()) == pytest.approx(1.0, abs=1e-6)

@@ -10,7 +10,8 @@ import numpy as np
 import pytest
 from PIL import Image, ImageDraw
 
-import inference
+from inference.analysis import classify
+from inference.labels import DISPLAY_NAMES
 from content.lessons import LESSON_FOR_LABEL, get_lesson
 from handlers import texts
 
@@ -71,7 +72,7 @@ async def analyse(user, data: bytes, *, as_photo: bool, name: str = "ecg.jpg", m
 @needs_images
 async def test_real_ecg_file_gets_a_diagnosis_with_progress_heatmap_and_lesson_button(harness):
     data = ecg_images(1)[0]
-    expected = inference.classify(data)
+    expected = classify(data)
     assert expected.is_ecg, expected.reason
     ann = harness.user(2001, "Ann")
     await harness.signed_up(ann)
@@ -86,7 +87,7 @@ async def test_real_ecg_file_gets_a_diagnosis_with_progress_heatmap_and_lesson_b
         assert "Uncertain" in result.text
     else:
         assert expected.display_name in result.text and f"{expected.confidence:.0%}" in result.text
-    for name in inference.DISPLAY_NAMES.values():
+    for name in DISPLAY_NAMES.values():
         assert name in result.text
     assert "not a medical device" in result.text
     assert result.button_texts == [texts.EXPLAIN_BUTTON, texts.EXPORT_BUTTON]  # a medical student
@@ -121,14 +122,14 @@ async def test_a_non_ecg_image_gets_no_diagnosis(harness, make):
     assert result.text.startswith(texts.NOT_AN_ECG)
     assert "Why:" in result.text and "Tips:" in result.text
     assert heatmap is None
-    for name in inference.DISPLAY_NAMES.values():
+    for name in DISPLAY_NAMES.values():
         assert name not in result.text
 
 
 @needs_images
 async def test_several_users_confirm_at_once_and_each_gets_their_own_answer(harness):
     images = ecg_images(3)
-    expected = [inference.classify(data) for data in images]
+    expected = [classify(data) for data in images]
     users = [harness.user(3000 + i, f"User{i}") for i in range(3)]
     for i, user in enumerate(users):
         await harness.signed_up(user, username=f"user{i}", email=f"user{i}@example.com")
@@ -136,7 +137,7 @@ async def test_several_users_confirm_at_once_and_each_gets_their_own_answer(harn
     for user, want, (_, result, _) in zip(users, expected, outcomes):
         assert result.chat_id == user.id
         top = want.top_two[0][0]
-        assert inference.DISPLAY_NAMES[top] in result.text
+        assert DISPLAY_NAMES[top] in result.text
         assert f"{want.probabilities[top]:.0%}" in result.text
     # while they waited, everyone else was answered at once
     other = harness.user(3999, "Other")

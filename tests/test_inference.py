@@ -8,7 +8,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
-import inference
+from inference.analysis import classify, heatmap_png
+from inference.classifier import get_classifier
+from inference.labels import DISPLAY_NAMES, LABELS
 from inference import ecg_check
 from inference import preprocess as P
 from inference.classifier import refusal_for
@@ -31,9 +33,9 @@ def _jpeg(a: np.ndarray) -> bytes:
 
 
 def test_labels_and_display_names():
-    assert inference.LABELS == ("myocardial_infarction", "abnormal_heartbeat", "history_of_mi", "normal")
-    assert inference.DISPLAY_NAMES["normal"] == "Normal ECG"
-    assert inference.DISPLAY_NAMES["history_of_mi"] == "History of myocardial infarction"
+    assert LABELS == ("myocardial_infarction", "abnormal_heartbeat", "history_of_mi", "normal")
+    assert DISPLAY_NAMES["normal"] == "Normal ECG"
+    assert DISPLAY_NAMES["history_of_mi"] == "History of myocardial infarction"
 
 
 def test_train_and_serve_preprocessing_identical(tmp_path):
@@ -153,29 +155,29 @@ def test_a_dark_or_grey_landscape_is_not_paper_with_traces():
 def clf():
     if not MODEL_FILE.exists():
         pytest.skip(f"shipped model file absent: {MODEL_FILE}")
-    return inference.get_classifier()
+    return get_classifier()
 
 
 def test_shipped_model_gives_probabilities(clf):
-    r = inference.classify(_ecg_bytes())
+    r = classify(_ecg_bytes())
     assert r.is_ecg and r.reason is None
-    assert set(r.probabilities) == set(inference.LABELS)
+    assert set(r.probabilities) == set(LABELS)
     assert abs(sum(r.probabilities.values()) - 1.0) < 1e-4
-    assert r.label in inference.LABELS and r.display_name == inference.DISPLAY_NAMES[r.label]
+    assert r.label in LABELS and r.display_name == DISPLAY_NAMES[r.label]
     assert r.confidence == pytest.approx(max(r.probabilities.values()))
     assert len(r.top_two) == 2 and r.top_two[0][0] == r.label and r.top_two[0][1] >= r.top_two[1][1]
-    assert inference.get_classifier() is clf  # one loader per process
+    assert get_classifier() is clf  # one loader per process
 
 
 def test_classify_refuses_non_ecg_and_non_image(clf):
-    r = inference.classify(_jpeg(negatives._rgb(__import__("skimage.data").data.astronaut())))
+    r = classify(_jpeg(negatives._rgb(__import__("skimage.data").data.astronaut())))
     assert not r.is_ecg and r.label is None and r.reason and r.probabilities == {}
-    r = inference.classify(b"\x00\x01garbage")
+    r = classify(b"\x00\x01garbage")
     assert not r.is_ecg and "image" in r.reason
 
 
 def test_heatmap_png(clf):
-    png = inference.heatmap_png(_ecg_bytes())
+    png = heatmap_png(_ecg_bytes())
     assert png[:8] == b"\x89PNG\r\n\x1a\n"
     img = Image.open(io.BytesIO(png))
     assert img.width > 300 and img.mode == "RGB"
@@ -186,7 +188,7 @@ def test_classify_is_thread_safe(clf):
 
     b = _ecg_bytes()
     with ThreadPoolExecutor(3) as ex:
-        results = list(ex.map(inference.classify, [b] * 3))
+        results = list(ex.map(classify, [b] * 3))
     assert len({r.label for r in results}) == 1
     assert np.allclose([list(r.probabilities.values()) for r in results], list(results[0].probabilities.values()),
                        atol=1e-5)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-import inference
+from inference.classifier import get_classifier
 from inference import preprocess as P
 from inference.labels import LABELS
 from inference.lead_head import LeadHead, head_path
@@ -71,7 +71,7 @@ def test_cam_is_the_linear_heads_contribution_map():
 def clf():
     if not MODEL_FILE.exists():
         pytest.skip(f"shipped model file absent: {MODEL_FILE}")
-    return inference.get_classifier()
+    return get_classifier()
 
 
 @needs_model

@@ -360,10 +360,10 @@ async def _signed_up(sandbox, user, email=EMAIL):
 @pytest.mark.skipif(not SHARED_ECGS.is_dir(), reason=f"ECG images not available at {SHARED_ECGS}")
 async def test_upload_confirm_progress_result_in_chromium(browser_available, sandbox, tmp_path):
     """A real ECG from ../shared through the real model, shown in the page."""
-    import inference
+    from inference.analysis import classify
 
     ecg = sorted(SHARED_ECGS.rglob("*.jpg"))[0].read_bytes()
-    expected = inference.classify(ecg)
+    expected = classify(ecg)
     assert expected.is_ecg, expected.reason
     await _signed_up(sandbox, sandbox.emulator.user(1001))
     driver = await asyncio.to_thread(chromium_driver, tmp_path / "chromium-profile")
