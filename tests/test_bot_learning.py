@@ -155,3 +155,18 @@ async def test_explain_this_diagnosis_opens_the_lesson(harness):
     query = await sam.press(texts.EXPLAIN_BUTTON)
     await sam.wait_for_answer(query)
     await _expect_page(sam, get_lesson("history-of-mi"), 0)
+
+
+async def test_a_malformed_or_stale_button_is_answered(harness):
+    """Every button press gets an answer: data no handler takes (malformed, or a conversation's button after
+    it ended) gets the stale-button toast; a well-formed page of an unknown lesson says so in the chat."""
+    sam = await _account(harness, 3101, "sam")
+    await sam.send_text("/learn")
+    listing = await sam.wait_for()
+    for data in ("learn:page:x:anatomy", "quiz:a:1", "role:medical_student", "nonsense"):
+        query = sam._core.user_press(sam._bot, sam.record, listing.message_id, data)
+        assert (await sam.wait_for_answer(query)).answer_text == texts.BUTTON_STALE
+    await sam.expect_silence(0.3)
+    query = sam._core.user_press(sam._bot, sam.record, listing.message_id, "learn:page:0:no-such-lesson")
+    await sam.wait_for_answer(query)
+    assert (await sam.wait_for()).raw_text == texts.LESSON_UNKNOWN
