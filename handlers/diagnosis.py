@@ -134,7 +134,7 @@ async def _expire_preview_job(context: AppContext) -> None:
 
 
 # --- Confirm / Cancel -----------------------------------------------------------------------------
-async def preview_button(update: Update, context: AppContext) -> None:
+async def answer_preview(update: Update, context: AppContext) -> None:
     query = update.callback_query
     pressed = PreviewAction.parse(query.data)
     preview_id = pressed.preview_id

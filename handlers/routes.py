@@ -64,7 +64,7 @@ def register_handlers(application: Application) -> None:
             MessageHandler(filters.PHOTO, diagnosis.receive_photo),
             MessageHandler(filters.Document.ALL, diagnosis.receive_document),
             CallbackQueryHandler(diagnosis.send_digitized, pattern=ExportDigitized.matches),
-            CallbackQueryHandler(diagnosis.preview_button, pattern=PreviewAction.matches),
+            CallbackQueryHandler(diagnosis.answer_preview, pattern=PreviewAction.matches),
             CommandHandler("cancel", general.nothing_to_cancel),
             MessageHandler(filters.COMMAND, general.unknown_command),
             MessageHandler(filters.UpdateType.MESSAGE, general.not_understood),
