@@ -35,6 +35,8 @@ JUMP_COST = 1.0  # per pixel of gap between disconnected runs
 HOLD_COST = 6.0  # per column without a usable run
 BASELINE_PULL = 0.02  # per pixel away from the row's zero line (a weak prior)
 SEPARATOR_HALF = 3  # columns masked either side of a lead separator
+SEPARATOR_REACH = 20  # px either side of a separator (or its layout place) where a photo's line is looked for
+SEPARATOR_COVER = 0.2  # share of a row pitch inked: a column of the separator's line
 MAX_INTERP_GAP_PX = 10  # shorter untraced gaps are bridged linearly (about 70 ms)
 MAX_ZERO_OFFSET_MV = 0.1  # a lead's flat level this far from the pulse's foot re-zeroes it
 MIN_TRACED = 0.6  # a lead with less traced is marked not ok
@@ -50,6 +52,10 @@ TRACE_LEVEL = 0.35  # of the local strongest darkness: a stroke pixel
 TIP_REACH = 6  # px beyond a tip's first inked pixel that its blurred edge is looked for
 TIP_BODY = 6  # px inside a tip whose darkest is the tip's own darkness
 MIN_CONTRAST = 20.0  # grey levels of paper minus ink below which a column's ink is not stretched to 1
+# the printed lead names: px from their column's start (I-III, aVR-aVF, V1-V3, V4-V6; the strip's as I-III)
+# and the band above the row's zero line they sit in (canonical page scale)
+LABEL_WIDTH_PX = (22, 42, 28, 28)
+LABEL_BAND_PX = (-24, -2)
 
 
 def _column_runs(band: np.ndarray) -> list[np.ndarray]:
@@ -370,19 +376,64 @@ def _lead_signal(name: str, start_s: float, values: np.ndarray, traced: np.ndarr
                       confidence=float(conf), ok=bool(ok))
 
 
-def _row_signal(red: np.ndarray, mask: np.ndarray, grid: Grid, row: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def _below_labels(tops: np.ndarray, bots: np.ndarray, xs: np.ndarray, starts: list[float], zero: float,
+                  scale: float) -> np.ndarray:
+    """A photo's run tops with the printed lead names cut off.
+
+    On a scan the name is a run of its own that the path does not take. On a photo the letters, a
+    pixel or two above the flat stroke, blur into it: the column's run reaches up into the name and
+    its centre follows the letters (a 0.3 mV bump at every lead's start, counted as a beat). So under
+    a name a run whose top lies in the name's band keeps only its lowest stroke width: the stroke lies
+    under the name. A wave taller than the name is left alone (its run reaches above the band); a
+    small steep wave under the name loses its upper part, the price of not tracing letters."""
+    h = bots - tops + 1
+    if not np.isfinite(h).any():
+        return tops
+    width = float(np.nanmedian(h))  # most columns are flat: one stroke's width
+    band_top, band_bottom = zero + LABEL_BAND_PX[0] * scale, zero + LABEL_BAND_PX[1] * scale
+    out = tops.copy()
+    for c, xc in enumerate(starts[: len(LABEL_WIDTH_PX)]):
+        idx = np.nonzero((xs >= xc - 2 * scale) & (xs <= xc + LABEL_WIDTH_PX[c] * scale))[0]
+        if len(idx) == 0:
+            continue
+        t, b = tops[idx], bots[idx]
+        with np.errstate(invalid="ignore"):
+            fused = (t < band_bottom) & (t >= band_top - 2 * scale) & (b - t + 1 > width)
+        out[idx[fused]] = b[fused] - width + 1
+    return out
+
+
+def _separator_blur(mask: np.ndarray, xs: np.ndarray, seps, zero: float, pitch: float) -> np.ndarray:
+    """The columns of a photo's blurred separator line: within SEPARATOR_REACH of a separator, those
+    inked over SEPARATOR_COVER of a row pitch (a vertical line; the stroke beside it would be followed
+    up that line, a 3 mV spike at the lead's end)."""
+    ya, yb = int(max(0, zero - pitch / 2)), int(min(mask.shape[0], zero + pitch / 2))
+    out = np.zeros(len(xs), bool)
+    for s in seps:
+        for k in np.nonzero(np.abs(xs - s) <= SEPARATOR_REACH)[0]:
+            out[k] = mask[ya:yb, int(xs[k])].mean() >= SEPARATOR_COVER
+    return out
+
+
+def _row_signal(red: np.ndarray, mask: np.ndarray, grid: Grid, row: int, photo: bool = False
+                ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(10 s signal in mV at FS before zeroing, traced flag per sample, connected flag per sample) from
-    the page's red channel and the stroke mask."""
+    the page's red channel and the stroke mask (on a photo, with the lead names cut off the stroke)."""
     x0 = int(round(grid.t0_x))
     x1 = int(round(grid.x_of(L.DURATION_S))) + 1
     x1 = min(x1, mask.shape[1] - 1)
     xs = np.arange(x0, x1)
     masked = np.zeros(len(xs), bool)
     if row < 3:
-        seps = grid.separators_x or tuple(grid.x_of((k + 1) * L.SEGMENT_S) for k in range(3))
+        # the separators found, and the layout's place of any not found (a faint line is still ink)
+        expected = [float(grid.x_of((k + 1) * L.SEGMENT_S)) for k in range(3)]
+        seps = list(grid.separators_x) + [e for e in expected
+                                          if all(abs(e - f) > 2 * SEPARATOR_REACH for f in grid.separators_x)]
         for s in seps:
             masked |= np.abs(xs - s) <= SEPARATOR_HALF
     pitch = L.ROW_PITCH * grid.px_per_mv / L.PX_PER_MV
+    if row < 3 and photo:
+        masked |= _separator_blur(mask, xs, seps, grid.baselines_y[row], pitch)
     tops, bots, conn = track_row(mask, grid.baselines_y[row], x0, x1, masked, up_px=0.85 * pitch, down_px=0.75 * pitch)
     traced_cols = np.isfinite(tops)
     px, py = np.zeros(0), np.zeros(0)
@@ -390,6 +441,9 @@ def _row_signal(red: np.ndarray, mask: np.ndarray, grid: Grid, row: int) -> tupl
         ya = int(max(0, np.nanmin(tops) - TIP_REACH - 1))
         yb = int(min(mask.shape[0], np.nanmax(bots) + TIP_REACH + 2))
         top, bot = _stroke_extent(mask[ya:yb, x0:x1], tops - ya, bots - ya)
+        if photo:
+            starts = [grid.t0_x] + (list(seps) if row < 3 else [])
+            top = _below_labels(top, bot, xs, starts, grid.baselines_y[row] - ya, grid.px_per_mv / L.PX_PER_MV)
         grey, cov = _stroke_grey(red[ya:yb, x0:x1], top, bot)
         col_x, col_y, width, segments = column_points(grey, top, bot, cov)
         rx, ry = row_points(segments, col_x, col_y, traced_cols)
@@ -500,8 +554,9 @@ def trace_mask(red: np.ndarray) -> np.ndarray:
     return keep[lab]
 
 
-def digitize(page: np.ndarray, grid: Grid | None = None, ink: np.ndarray | None = None) -> Digitized:
-    """The 12 leads and the rhythm strip of a level canonical page."""
+def digitize(page: np.ndarray, grid: Grid | None = None, ink: np.ndarray | None = None,
+             photo: bool = False) -> Digitized:
+    """The 12 leads and the rhythm strip of a level canonical page (`photo`: rectified from a photo)."""
     ink = ink_map(page) if ink is None else ink
     grid = find_grid(page, ink) if grid is None else grid
     red = page[..., 0] if page.ndim == 3 else page
@@ -510,7 +565,7 @@ def digitize(page: np.ndarray, grid: Grid | None = None, ink: np.ndarray | None 
     leads: dict[str, LeadSignal] = {}
     rhythm = None
     for row in range(4):
-        mv, traced, connected = _row_signal(red, mask, grid, row)
+        mv, traced, connected = _row_signal(red, mask, grid, row, photo)
         if row == L.RHYTHM_ROW:
             conf = float(connected[traced].mean()) if traced.any() else 0.0
             rhythm = _lead_signal("rhythm", 0.0, mv, traced, conf, not grid.row_marks[row])

@@ -114,7 +114,7 @@ def read_ecg(data: bytes | str | np.ndarray) -> Reading:
             return refuse("unoriented", f"which way up the sheet lies cannot be told (no calibration pulse "
                           f"at the rows' starts, header rule cover {rule:.2f})", sheet=found, grid=grid,
                           prepared=prepared)
-    digitized = digitize(page, grid, ink)
+    digitized = digitize(page, grid, ink, photo=found.method != "as_is")
     traced = len(digitized.traced_leads)
     if traced < MIN_TRACED_LEADS:
         return refuse("untraceable", f"only {traced} of 12 leads could be traced", sheet=found, grid=grid,
