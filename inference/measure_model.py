@@ -39,6 +39,7 @@ class MeasureModel:
             self.roots = z["roots"]  # (rounds, classes)
             self.baseline = z["baseline"]  # (classes,)
             self.temperature = float(z["temperature"])
+            self.mi_weight = float(z["mi_weight"]) if "mi_weight" in z.files else 1.0
             names = tuple(str(n) for n in z["feature_names"])
         if names != FEATURE_NAMES:
             raise ValueError(f"{path} was fitted on other features; retrain it (python -m training.measure_model)")
@@ -62,10 +63,13 @@ class MeasureModel:
         return self.baseline[None, :] + leaves.sum(axis=1)
 
     def probabilities(self, x: np.ndarray) -> np.ndarray:
-        """Calibrated class probabilities, (classes,) for one feature vector or (n, classes) for rows."""
+        """Calibrated class probabilities, (classes,) for one feature vector or (n, classes) for rows,
+        with MI's prior raised by the model's MI decision weight (chosen in nested CV: a missed acute
+        MI costs more than a false alarm)."""
         z = self.raw_scores(x) / self.temperature
         z -= z.max(axis=1, keepdims=True)
         p = np.exp(z)
+        p[:, LABELS.index("myocardial_infarction")] *= self.mi_weight
         p /= p.sum(axis=1, keepdims=True)
         return p[0] if np.asarray(x).ndim == 1 else p
 

@@ -61,6 +61,42 @@ def test_cv_never_trains_on_a_held_out_page_or_its_photo():
     assert out.shape == (2, 100, len(LABELS)) and out_photos.shape == (2, 60, len(LABELS))
 
 
+def test_the_mi_weight_is_chosen_without_the_pages_it_is_judged_on():
+    x, y = _data(100)
+    x[:, 0] = np.arange(100)  # column 0 names the page
+    photos = x[:60].copy()
+    calls = []  # (pages trained on, pages predicted) of every fit, in order
+
+    def fit_predict(x_tr, y_tr, x_te, seed=0):
+        calls.append((set(x_tr[:, 0].astype(int)), set(x_te[:, 0].astype(int))))
+        return np.eye(len(LABELS))[np.asarray(x_te[:, 3] // 2, int).clip(0, 3)] * 3.0
+
+    out, out_photos, chosen = T.nested_mi_weight(x, y, (photos, np.arange(60)), True, 4, 1, log=lambda m: None,
+                                                 fit_predict=fit_predict)
+    assert len(calls) == 4 * 6 and len(chosen) == 4  # per outer fold: 5 inner fits, then the outer one
+    for k in range(4):
+        held = calls[6 * k + 5][1]
+        assert not held & calls[6 * k + 5][0]
+        for trained, predicted in calls[6 * k: 6 * k + 5]:  # the inner CV that chose this fold's weight
+            assert not held & (trained | predicted), "an outer held-out page reached the weight's choice"
+    assert all(w in T.MI_WEIGHTS for w in chosen)
+    assert np.allclose(out.sum(-1), 1.0) and np.allclose(out_photos.sum(-1), 1.0)
+
+
+def test_the_mi_weight_moves_borderline_pages_to_mi(tmp_path):
+    x, y = _data()
+    clf = T.make_model(0).fit(x, y)
+    T.export(clf, 1.0, tmp_path / "m.npz", mi_weight=3.0)
+    p = MeasureModel(tmp_path / "m.npz").probabilities(x)
+    assert np.allclose(p, T.weighted(clf.predict_proba(x), 3.0))
+    assert (p.argmax(1) == 0).sum() >= (clf.predict_proba(x).argmax(1) == 0).sum()
+    # a page 40 % MI, 50 % abnormal beat: MI under weight 3
+    assert T.weighted(np.array([[0.4, 0.5, 0.05, 0.05]]), 3.0).argmax() == 0
+    # the decision score counts MI's recall twice: missing MI costs more than a false alarm
+    truth = np.array([0, 0, 1, 1])
+    assert T.decision_score(truth, np.eye(4)[[0, 0, 0, 1]]) > T.decision_score(truth, np.eye(4)[[0, 1, 1, 1]])
+
+
 def test_shipped_model_matches_todays_features():
     if not MODEL_FILE.exists():
         pytest.fail(f"{MODEL_FILE} missing: python -m training.measure_model writes it")

@@ -122,6 +122,66 @@ def cross_validate(x: np.ndarray, y: np.ndarray, fit_predict, folds: int, repeat
     return out, out_extra
 
 
+MI_WEIGHTS = (1.0, 1.5, 2.0, 3.0, 4.0, 6.0, 8.0)  # the MI decision weights tried
+
+
+def weighted(p: np.ndarray, mi_weight: float) -> np.ndarray:
+    """Probabilities with MI's prior multiplied by mi_weight, renormalised (a cost-sensitive decision:
+    a missed acute MI costs more than a false alarm)."""
+    q = p * np.r_[mi_weight, np.ones(len(LABELS) - 1)]
+    return q / q.sum(axis=-1, keepdims=True)
+
+
+def decision_score(y: np.ndarray, p: np.ndarray) -> float:
+    """What the MI weight is chosen for: the classes' mean F-score with MI's F2 (recall counted twice
+    as much as precision) in place of its F1."""
+    from sklearn.metrics import fbeta_score
+
+    pred = p.argmax(-1)
+    f = fbeta_score(y, pred, beta=1.0, average=None, labels=list(range(len(LABELS))), zero_division=0)
+    f[0] = fbeta_score(y, pred, beta=2.0, labels=[0], average=None, zero_division=0)[0]
+    return float(f.mean())
+
+
+def choose_mi_weight(y: np.ndarray, p: np.ndarray) -> float:
+    """The MI weight of MI_WEIGHTS with the best `decision_score` on these (out-of-fold) predictions."""
+    return max(MI_WEIGHTS, key=lambda w: decision_score(y, weighted(p, w)))
+
+
+def nested_mi_weight(x: np.ndarray, y: np.ndarray, extra: tuple[np.ndarray, np.ndarray], train_on_extra: bool,
+                     folds: int, repeats: int, log=print, fit_predict=fit_predict_model
+                     ) -> tuple[np.ndarray, np.ndarray, list[float]]:
+    """The temperature and the MI weight chosen inside each outer fold (an inner 5-fold CV of that
+    fold's training pages, never its held-out pages), applied to the outer fold's held-out predictions:
+    out-of-fold weighted probabilities of the pages (repeats, n, classes) and of their photos, and the
+    weights chosen."""
+    from sklearn.model_selection import RepeatedStratifiedKFold
+
+    rows, page = extra
+    out = np.zeros((repeats, len(y), len(LABELS)))
+    out_extra = np.zeros((repeats, len(rows), len(LABELS)))
+    chosen = []
+    cv = RepeatedStratifiedKFold(n_splits=folds, n_repeats=repeats, random_state=0)
+    for k, (tr, te) in enumerate(cv.split(x, y)):
+        keep = np.isin(page, tr)
+        inner_page = np.searchsorted(tr, page[keep])  # the photos' pages, indexed within tr
+        s_in, s_in_extra = cross_validate(x[tr], y[tr], fit_predict, 5, 1, (rows[keep], inner_page),
+                                          train_on_extra, log=lambda m: None)
+        temperature = fit_temperature(s_in[0], y[tr])
+        p_in = np.concatenate([softmax(s_in[0], temperature), softmax(s_in_extra[0], temperature)])
+        w = choose_mi_weight(np.r_[y[tr], y[tr][inner_page]], p_in)
+        chosen.append(w)
+        x_tr, y_tr = x[tr], y[tr]
+        if train_on_extra:
+            x_tr, y_tr = np.vstack([x_tr, rows[keep]]), np.r_[y_tr, y[page[keep]]]
+        held = np.where(np.isin(page, te))[0]
+        pred = softmax(fit_predict(x_tr, y_tr, np.vstack([x[te], rows[held]]), seed=k), temperature)
+        out[k // folds, te] = weighted(pred[:len(te)], w)
+        out_extra[k // folds, held] = weighted(pred[len(te):], w)
+        log(f"  nested fold {k + 1}/{folds * repeats}: MI weight {w}")
+    return out, out_extra, chosen
+
+
 def cv_summary(y: np.ndarray, probs: np.ndarray) -> dict:
     """Mean and spread over the repeats of accuracy, macro-F1, per-class recall, MI precision, ECE."""
     from sklearn.metrics import f1_score, precision_score, recall_score
@@ -153,7 +213,7 @@ def hog_pages(items: list[dict], log=print) -> np.ndarray:
 
 
 # ------------------------------------------------------------------------------------- export
-def export(clf, temperature: float, path: Path = MODEL_FILE) -> None:
+def export(clf, temperature: float, path: Path = MODEL_FILE, mi_weight: float = 1.0) -> None:
     """scikit-learn's fitted HistGradientBoostingClassifier -> the arrays `inference.measure_model` reads."""
     feature, threshold, missing_left, left, right, value = [], [], [], [], [], []
     roots = np.zeros((len(clf._predictors), len(clf._predictors[0])), np.int64)
@@ -175,7 +235,7 @@ def export(clf, temperature: float, path: Path = MODEL_FILE) -> None:
         path, feature=np.array(feature, np.int32), threshold=np.array(threshold, np.float64),
         missing_left=np.array(missing_left, bool), left=np.array(left, np.int64), right=np.array(right, np.int64),
         value=np.array(value, np.float64), roots=roots, baseline=np.asarray(clf._baseline_prediction, np.float64).ravel(),
-        temperature=np.float64(temperature), feature_names=np.array(FEATURE_NAMES))
+        temperature=np.float64(temperature), mi_weight=np.float64(mi_weight), feature_names=np.array(FEATURE_NAMES))
 
 
 # ---------------------------------------------------------------------------------------- main
@@ -212,8 +272,20 @@ def main(argv: list[str] | None = None) -> int:
     scores, scores_photo = cross_validate(x, y, fit_predict_model, a.folds, a.repeats, extra, a.photos, log)
     temperature = fit_temperature(scores.reshape(-1, len(LABELS)), np.tile(y, a.repeats))
     rep["temperature"] = temperature
-    rep["cv"] = {"measure_model": cv_summary(y, softmax(scores, temperature)),
-                 "measure_model, photos of the held-out pages": cv_summary(y[extra[1]], softmax(scores_photo, temperature))}
+    rep["cv"] = {"measure_model (MI weight 1)": cv_summary(y, softmax(scores, temperature)),
+                 "measure_model (MI weight 1), photos of the held-out pages":
+                     cv_summary(y[extra[1]], softmax(scores_photo, temperature))}
+    # the MI decision weight: chosen in nested folds for the CV's figures, then once on all out-of-fold
+    # predictions for the shipped model (the same procedure on all the data)
+    log("MI decision weight, nested CV")
+    nested, nested_photo, chosen = nested_mi_weight(x, y, extra, a.photos, a.folds, a.repeats, log)
+    rep["cv"]["measure_model"] = cv_summary(y, nested)
+    rep["cv"]["measure_model, photos of the held-out pages"] = cv_summary(y[extra[1]], nested_photo)
+    rep["mi_weights_chosen_in_nested_folds"] = chosen
+    oof = np.concatenate([softmax(scores, temperature).reshape(-1, len(LABELS)),
+                          softmax(scores_photo, temperature).reshape(-1, len(LABELS))])
+    mi_weight = choose_mi_weight(np.r_[np.tile(y, a.repeats), np.tile(y[extra[1]], a.repeats)], oof)
+    rep["mi_weight"] = mi_weight
     if not a.no_hog:
         from training.baselines import fit_predict_hog
 
@@ -226,7 +298,7 @@ def main(argv: list[str] | None = None) -> int:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         final.fit(x_all, y_all)
-    export(final, temperature, a.out)
+    export(final, temperature, a.out, mi_weight)
     from inference.measure_model import MeasureModel
     from training.evaluate import metrics
 
