@@ -40,7 +40,7 @@ def test_labels_and_display_names():
 
 def test_train_and_serve_preprocessing_identical(tmp_path):
     """The trainer's crops of a file equal what the served classifier computes from its bytes."""
-    from training.train import page_crops
+    from training.crops import page_crops
 
     f = tmp_path / "page.jpg"
     f.write_bytes(_ecg_bytes())

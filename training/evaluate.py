@@ -288,7 +288,7 @@ def main(argv: list[str] | None = None) -> int:
     parts = data.get_split(items)
     test = parts["test"]
     if a.limit_pages:
-        from training.train import limit_per_class
+        from training.data import limit_per_class
 
         parts = {k: limit_per_class(v, a.limit_pages) for k, v in parts.items()}
         test = parts["test"]

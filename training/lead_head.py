@@ -87,7 +87,7 @@ def fit_for_model(model, tr_crops: np.ndarray, y_tr: np.ndarray, va_crops: np.nd
 
 def main(argv: list[str] | None = None) -> int:
     from inference.model_def import MODEL_FILE, load_fp16
-    from training.train import RUNS_DIR, build_crops
+    from training.crops import RUNS_DIR, build_crops
 
     ap = argparse.ArgumentParser(prog="python -m training.lead_head", description=__doc__.split("\n")[0])
     ap.add_argument("--model", default=str(MODEL_FILE))

@@ -20,7 +20,7 @@ from sklearn.preprocessing import StandardScaler
 
 from inference.model_def import load_fp16
 from training import data, lead_head
-from training.train import RUNS_DIR, build_crops
+from training.crops import RUNS_DIR, build_crops
 
 
 def main() -> None:

@@ -20,7 +20,7 @@ from tqdm.auto import tqdm
 from inference import preprocess as P
 from inference.model_def import load_fp16
 from training import augment, data, lead_head
-from training.train import RUNS_DIR, build_crops
+from training.crops import RUNS_DIR, build_crops
 
 
 def crops_v1(page: np.ndarray) -> np.ndarray:
