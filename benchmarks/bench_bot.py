@@ -79,7 +79,7 @@ async def sign_in(runtime: BotRuntime, emulator: BotAPIEmulator, outbox: Embedde
     mail = await outbox.wait_for_message(email, timeout=10)
     await accounts.activate(re.search(r"\?start=([A-Za-z0-9_-]+)", message_text(mail)).group(1))
     session = await accounts.login(email, PASSWORD, telegram_id=user_id, chat_id=user_id)
-    from handlers.sessions import schedule_expiry
+    from handlers.jobs import schedule_expiry
 
     schedule_expiry(runtime.application, session)
     return emulator.user(user_id, first_name=f"User{user_id}")

@@ -58,7 +58,8 @@ def main() -> int:
     ap.add_argument("--json", default=None)
     a = ap.parse_args()
 
-    from inference import classify, get_classifier, heatmap_png
+    from inference.analysis import classify, heatmap_png
+    from inference.classifier import get_classifier
 
     clf = get_classifier()
     cold = time.perf_counter() - T_START

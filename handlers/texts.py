@@ -275,6 +275,7 @@ NOT_ECG_REASONS = {
     "broken_traces": "no continuous traces across the trace rows",
     "not_single_traces": "the trace rows hold text or texture, not single traces",
     "not_waveforms": "the lines in the trace rows are not continuous waveforms",
+    "coloured_traces": "the lines in the trace rows are coloured, not a printout's black trace",
 }
 UNREADABLE_DETAIL = "the picture could not be read"
 

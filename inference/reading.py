@@ -35,7 +35,7 @@ MIN_TRACED_LEADS = 8  # fewer traced leads than this: the page is not read
 class Reading:
     ok: bool
     reason: str | None = None  # why not, as a code (handlers/texts.py words it)
-    detail: str | None = None  # the technical detail, for logs and the CLI
+    detail: str | None = None  # the technical detail, for logs and the CLI (not_ecg: the failed rule's code)
     sheet: sheet_step.Sheet | None = None
     grid: Grid | None = None
     digitized: Digitized | None = None
@@ -102,8 +102,7 @@ def read_ecg(data: bytes | str | np.ndarray) -> Reading:
         # lines tell it from a printout's black trace
         colour = ecg_check.trace_saturation(page)
         if colour > ecg_check.MAX_TRACE_SATURATION:
-            return refuse("not_ecg", f"the lines in the trace rows are coloured (saturation {colour:.2f}), "
-                          "not a printout's black trace", sheet=found, prepared=prepared)
+            return refuse("not_ecg", "coloured_traces", sheet=found, prepared=prepared)
     grid = find_grid(page, ink)
     if found.method != "as_is" and not _pulses_in_place(grid):
         # a photo rectified upside down reads every trace inverted (a made-up diagnosis): which way up
