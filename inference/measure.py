@@ -261,6 +261,9 @@ def _slope_energy(segs: list[_Seg], n: int, fs: int) -> np.ndarray:
 
 T_DELAY_MAX_S = 0.5  # a T wave's peak slope comes at most this long after its R wave's
 T_ENERGY_RATIO = 0.85  # ... and is at most this steep against it
+T_DELAY_MIN_S = 0.15
+STRONG_REL = 0.6  # of the typical tallest peaks: a clear beat, whose RR says what is "too close"
+T_WAVE_RATIO = 0.75  # a detection this much weaker than the one a T wave's delay before it: its T wave
 
 
 def _detect(e: np.ndarray, fs: int) -> np.ndarray:
@@ -273,15 +276,21 @@ def _detect(e: np.ndarray, fs: int) -> np.ndarray:
     if ref <= 0:
         return pk[:0]
     pk = pk[h >= PEAK_REL * ref]
-    # drop T-wave (or artefact) detections: a much smaller peak too close to a bigger one
+    # drop T-wave (or artefact) detections: a much smaller peak too close to a bigger one, "too close"
+    # against the RR of the clear beats (a photo's blurred QRS lets every T wave through: the RR of all
+    # detections would be halved); a T wave, a fixed short delay after its R, may be nearly as steep
+    t_lo, t_hi = int(T_DELAY_MIN_S * fs), int(T_DELAY_MAX_S * fs)
     changed = True
     while changed and len(pk) > 2:
         changed = False
-        med = float(np.median(np.diff(pk)))
+        strong = pk[e[pk] >= STRONG_REL * ref]
+        med = float(np.median(np.diff(strong if len(strong) >= 3 else pk)))
         for i in range(len(pk) - 1):
-            if pk[i + 1] - pk[i] < 0.55 * med:
+            gap = pk[i + 1] - pk[i]
+            if gap < 0.55 * med:
                 a, b = e[pk[i]], e[pk[i + 1]]
-                if min(a, b) < 0.6 * max(a, b):
+                t_wave = b < T_WAVE_RATIO * a and t_lo <= gap <= t_hi
+                if min(a, b) < 0.6 * max(a, b) or t_wave:
                     pk = np.delete(pk, i + 1 if b < a else i)
                     changed = True
                     break

@@ -347,6 +347,11 @@ def write_report(rep: dict, folder: Path = REPORTS) -> None:
              "|---|---|---|---|---|---|"]
     for name, s in rep["cv"].items():
         lines.append(cv_row(name, s))
+    if "mi_weight" in rep:
+        lines += ["", f"MI decision weight shipped: {rep['mi_weight']:g} (chosen on all the out-of-fold predictions). "
+                  "The rows without '(MI weight 1)' are the nested CV: each outer fold's weight chosen by an inner "
+                  "5-fold CV of its own training pages (weights chosen: "
+                  + ", ".join(f"{w:g}" for w in rep["mi_weights_chosen_in_nested_folds"]) + ")."]
     lines += ["", "## Test split, evaluated once (95 % bootstrap CIs)", "",
               "| pages | accuracy | macro-F1 | recall MI / HB / PMI / Normal | MI precision | ECE | refused |",
               "|---|---|---|---|---|---|---|"]
