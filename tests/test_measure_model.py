@@ -73,11 +73,12 @@ def test_the_mi_weight_is_chosen_without_the_pages_it_is_judged_on():
 
     out, out_photos, chosen = T.nested_mi_weight(x, y, (photos, np.arange(60)), True, 4, 1, log=lambda m: None,
                                                  fit_predict=fit_predict)
-    assert len(calls) == 4 * 6 and len(chosen) == 4  # per outer fold: 5 inner fits, then the outer one
+    per_fold = T.INNER_FOLDS + 1  # per outer fold: the inner fits, then the outer one
+    assert len(calls) == 4 * per_fold and len(chosen) == 4
     for k in range(4):
-        held = calls[6 * k + 5][1]
-        assert not held & calls[6 * k + 5][0]
-        for trained, predicted in calls[6 * k: 6 * k + 5]:  # the inner CV that chose this fold's weight
+        held = calls[per_fold * k + T.INNER_FOLDS][1]
+        assert not held & calls[per_fold * k + T.INNER_FOLDS][0]
+        for trained, predicted in calls[per_fold * k: per_fold * k + T.INNER_FOLDS]:  # the inner CV that chose it
             assert not held & (trained | predicted), "an outer held-out page reached the weight's choice"
     assert all(w in T.MI_WEIGHTS for w in chosen)
     assert np.allclose(out.sum(-1), 1.0) and np.allclose(out_photos.sum(-1), 1.0)

@@ -123,6 +123,7 @@ def cross_validate(x: np.ndarray, y: np.ndarray, fit_predict, folds: int, repeat
 
 
 MI_WEIGHTS = (1.0, 1.5, 2.0, 3.0, 4.0, 6.0, 8.0)  # the MI decision weights tried
+INNER_FOLDS = 3  # the inner CV that chooses an outer fold's MI weight (4 fits per outer fold: affordable on 2 cores)
 
 
 def weighted(p: np.ndarray, mi_weight: float) -> np.ndarray:
@@ -151,7 +152,7 @@ def choose_mi_weight(y: np.ndarray, p: np.ndarray) -> float:
 def nested_mi_weight(x: np.ndarray, y: np.ndarray, extra: tuple[np.ndarray, np.ndarray], train_on_extra: bool,
                      folds: int, repeats: int, log=print, fit_predict=fit_predict_model
                      ) -> tuple[np.ndarray, np.ndarray, list[float]]:
-    """The temperature and the MI weight chosen inside each outer fold (an inner 5-fold CV of that
+    """The temperature and the MI weight chosen inside each outer fold (an inner INNER_FOLDS-fold CV of that
     fold's training pages, never its held-out pages), applied to the outer fold's held-out predictions:
     out-of-fold weighted probabilities of the pages (repeats, n, classes) and of their photos, and the
     weights chosen."""
@@ -165,7 +166,7 @@ def nested_mi_weight(x: np.ndarray, y: np.ndarray, extra: tuple[np.ndarray, np.n
     for k, (tr, te) in enumerate(cv.split(x, y)):
         keep = np.isin(page, tr)
         inner_page = np.searchsorted(tr, page[keep])  # the photos' pages, indexed within tr
-        s_in, s_in_extra = cross_validate(x[tr], y[tr], fit_predict, 5, 1, (rows[keep], inner_page),
+        s_in, s_in_extra = cross_validate(x[tr], y[tr], fit_predict, INNER_FOLDS, 1, (rows[keep], inner_page),
                                           train_on_extra, log=lambda m: None)
         temperature = fit_temperature(s_in[0], y[tr])
         p_in = np.concatenate([softmax(s_in[0], temperature), softmax(s_in_extra[0], temperature)])
@@ -350,7 +351,7 @@ def write_report(rep: dict, folder: Path = REPORTS) -> None:
     if "mi_weight" in rep:
         lines += ["", f"MI decision weight shipped: {rep['mi_weight']:g} (chosen on all the out-of-fold predictions). "
                   "The rows without '(MI weight 1)' are the nested CV: each outer fold's weight chosen by an inner "
-                  "5-fold CV of its own training pages (weights chosen: "
+                  f"{INNER_FOLDS}-fold CV of its own training pages (weights chosen: "
                   + ", ".join(f"{w:g}" for w in rep["mi_weights_chosen_in_nested_folds"]) + ")."]
     lines += ["", "## Test split, evaluated once (95 % bootstrap CIs)", "",
               "| pages | accuracy | macro-F1 | recall MI / HB / PMI / Normal | MI precision | ECE | refused |",
