@@ -161,7 +161,12 @@ def real_pages(limit: int | None, classify: bool, log) -> dict:
         image = load_image((Path(DEFAULT_DATA) / item["name"]).read_bytes())
         photo = render_photo(image, 1000 + i)
         row = {"name": item["name"], "label": item["label"], "printed_hr": printed.get(item["name"])}
-        for kind, payload in (("scan", image), ("photo", photo.jpeg)):  # the scan is decoded once
+        kinds = [("scan", image), ("photo", photo.jpeg)]  # the scan is decoded once
+        if classify:  # the header and footer (patient ID, date, printed rate) painted white
+            from inference.preprocess import mask_header_footer
+
+            kinds.append(("masked", mask_header_footer(image)))
+        for kind, payload in kinds:
             reading = read_ecg(payload)
             row[f"{kind}_ok"] = reading.ok
             row[f"{kind}_reason"] = reading.reason
@@ -179,6 +184,7 @@ def real_pages(limit: int | None, classify: bool, log) -> dict:
         pairs = [(r[f"{kind}_hr"], r["printed_hr"]) for r in rows if r["printed_hr"] is not None]
         return (float(np.mean([h is not None and abs(h - p) <= 5 for h, p in pairs])) if pairs else None, len(pairs))
 
+    masked_same = (float(np.mean([r.get("masked_pred") == r.get("scan_pred") for r in rows])) if classify else None)
     hs, n_hr = hr_share("scan")
     hp, _ = hr_share("photo")
     return {
@@ -188,6 +194,7 @@ def real_pages(limit: int | None, classify: bool, log) -> dict:
         "photo_refusals": {k: sum(r["photo_reason"] == k for r in rows) for k in {r["photo_reason"] for r in rows} if k},
         "scan_accuracy": acc("scan"),
         "photo_accuracy": acc("photo"),
+        "masked_same_diagnosis": masked_same,
         "hr_within_5bpm_of_printed_scan": hs,
         "hr_within_5bpm_of_printed_photo": hp,
         "printed_hr_pages": n_hr,
@@ -253,6 +260,8 @@ def write_report(res: dict, samples: list) -> None:
                   f"| diagnosis accuracy (refused = wrong) | {f(r['scan_accuracy'])} | {f(r['photo_accuracy'])} | photos within 0.05 of scans |",
                   f"| HR within 5 bpm of the printed HR ({r['printed_hr_pages']} pages with a readable footer) | "
                   f"{f(r['hr_within_5bpm_of_printed_scan'])} | {f(r['hr_within_5bpm_of_printed_photo'])} | ≥ 0.90 |",
+                  f"| header and footer painted white: the scan's diagnosis unchanged | {f(r.get('masked_same_diagnosis'))} "
+                  "| | 1.00 |",
                   "", f"Photo refusals: {r['photo_refusals']}.", ""]
     if res.get("negatives"):
         n = res["negatives"]
