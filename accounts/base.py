@@ -1,5 +1,6 @@
-"""What the account use-cases share: the collections, the clock, the mailer and the JWT secret, the
-document -> record mappers, ending sessions and the hourly mail limit.
+"""What the account use-cases share: the collections, the clock, the mail outbox and the JWT secret, the
+document -> record mappers, ending sessions, the hourly mail limit and the token buckets of the
+per-Telegram-user and global limits.
 
 Persistence rules are in `storage.mongo` (instants are epoch-ms integers, no queries on null, no upserts
 but the lock's). Nothing here imports telegram; errors are typed (`accounts.errors`).
@@ -18,10 +19,13 @@ from pymongo.asynchronous.collection import AsyncCollection
 from storage import accounts as collections
 from storage.mongo import Database, from_ms, to_ms
 
+from storage.limits import Rate, TokenBuckets
+
 from .clock import Clock
-from .errors import MailNotSent
-from .limits import MAIL_WINDOW, MAILS_PER_HOUR
+from .errors import RateLimited
+from .limits import JWT_SECRET_MIN_LENGTH, MAIL_WINDOW, MAILS_PER_HOUR, RateRules
 from .mailer import Mailer
+from .outbox import MailOutbox
 from .models import Role, Session, User
 from .validation import normalise_email
 
@@ -62,21 +66,32 @@ def session_from_doc(doc: dict[str, Any]) -> Session:
 
 class AccountsBase:
     """`deep_link(payload)` builds `https://t.me/<bot>?start=<payload>`; it may be replaced later
-    (`service.deep_link = ...`) once the bot username is known."""
+    (`service.deep_link = ...`) once the bot username is known.
+
+    Mail is queued in the outbox (`accounts.outbox`) and sent by its sender with `mailer`; with
+    `send_at_once` each message is also tried once right away (operator commands and tests that read
+    the mail at once); a failed try stays queued either way."""
 
     def __init__(
         self,
         db: Database,
-        mailer: Mailer,
+        mailer: Mailer | None,
         clock: Clock,
         jwt_secret: str,
         deep_link: Callable[[str], str],
+        *,
+        rules: RateRules | None = None,
+        send_at_once: bool = False,
     ) -> None:
-        if not jwt_secret:
-            raise ValueError("jwt_secret is required")
+        if not jwt_secret or len(jwt_secret) < JWT_SECRET_MIN_LENGTH:
+            raise ValueError(f"the JWT secret must be at least {JWT_SECRET_MIN_LENGTH} characters")
         self.db = db
         self.mailer = mailer
         self.clock = clock
+        self.outbox = MailOutbox(db, clock)
+        self.buckets = TokenBuckets(db)
+        self.rules = rules or RateRules()
+        self.send_at_once = send_at_once
         self._secret = jwt_secret
         self.deep_link = deep_link
         self._users = db[collections.USERS]
@@ -85,6 +100,7 @@ class AccountsBase:
         self._sessions = db[collections.SESSIONS]
         self._failures = db[collections.LOGIN_FAILURES]
         self._locks = db[collections.LOGIN_LOCKS]
+        self._guards = db[collections.LOGIN_GUARDS]
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(db={self.db.name!r})"
@@ -93,14 +109,30 @@ class AccountsBase:
         return self.clock.now()
 
     async def _send(self, to: str, mail: tuple[str, str, str]) -> None:
+        """Queue a mail in the outbox (never lost, sent by the outbox's sender)."""
         subject, text, html = mail
-        try:
-            await self.mailer.send(to, subject, text, html)
-        except MailNotSent:
-            raise
-        except Exception as exc:  # a Mailer that does not follow the protocol
-            log.warning("mailer failed: %s", type(exc).__name__)
-            raise MailNotSent(type(exc).__name__) from exc
+        mail_id = await self.outbox.enqueue(to, subject, text, html)
+        if self.send_at_once and self.mailer is not None:
+            await self.outbox.deliver(mail_id, self.mailer)
+
+    async def deliver_mail(self) -> int:
+        """Send every queued mail that is due now (the sender does this on its own; for tests and tools)."""
+        return await self.outbox.deliver_due(self.mailer) if self.mailer is not None else 0
+
+    async def _take(self, key: str, rate: Rate) -> None:
+        """Spend one token of a bucket or raise RateLimited."""
+        now = self._now()
+        decision = await self.buckets.take(key, rate, now)
+        if not decision.allowed:
+            raise RateLimited(now + decision.retry_after)
+
+    async def _refund(self, key: str, rate: Rate) -> None:
+        await self.buckets.refund(key, rate, self._now())
+
+    async def take_mail_request(self, telegram_id: int) -> None:
+        """Count one /forgot or /resend of this Telegram user, whatever the address (the answer then
+        reveals nothing about it). Raises RateLimited."""
+        await self._take(f"mail:tg:{telegram_id}", self.rules.mail_requests_per_user)
 
     async def _user_by_email(self, email: str | None) -> dict[str, Any] | None:
         value = normalise_email(email or "")

@@ -6,7 +6,7 @@ from html import escape
 
 from .limits import ACTIVATION_TTL, RESET_CODE_TTL, hours, minutes
 
-__all__ = ["activation_email", "reset_code_email"]
+__all__ = ["activation_email", "reset_code_email", "password_changed_email"]
 
 _STYLE = "font-family:Arial,Helvetica,sans-serif;color:#222;line-height:1.5"
 
@@ -60,5 +60,22 @@ def reset_code_email(username: str, code: str) -> tuple[str, str, str]:
         f"<p>Type it in the chat with the bot. It is valid for {minutes(RESET_CODE_TTL)} minutes and can be "
         "used once; asking for a new code makes this one invalid.</p>"
         "<p>If you did not ask to reset your password, your password stays unchanged.</p>"
+    )
+    return subject, text, _html(subject, body)
+
+
+def password_changed_email(username: str) -> tuple[str, str, str]:
+    subject = "ECG Analyzer: your password was changed"
+    text = (
+        f"Hello {username},\n\n"
+        "The password of your ECG Analyzer account was just changed, and your other sessions were ended.\n\n"
+        "If this was you, there is nothing to do. If it was not, send /forgot to the bot at once to set a new "
+        "password: that ends every session of the account.\n"
+    )
+    body = (
+        f"<p>Hello {escape(username)},</p>"
+        "<p>The password of your ECG Analyzer account was just changed, and your other sessions were ended.</p>"
+        "<p>If this was you, there is nothing to do. If it was not, send <b>/forgot</b> to the bot at once to set "
+        "a new password: that ends every session of the account.</p>"
     )
     return subject, text, _html(subject, body)

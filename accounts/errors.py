@@ -17,6 +17,7 @@ __all__ = [
     "ResetCodeExpired",
     "MailNotSent",
     "MailThrottled",
+    "RateLimited",
 ]
 
 
@@ -99,6 +100,18 @@ class MailThrottled(AccountError):
     retry_at: when the next one may go."""
 
     code = "mail_throttled"
+
+    def __init__(self, retry_at: datetime) -> None:
+        super().__init__(retry_at)
+        self.retry_at = retry_at
+
+
+class RateLimited(AccountError):
+    """Too many attempts of one kind from one Telegram user (or from everyone at once); nothing was done.
+    retry_at: when the next one may go. Answering it reveals nothing about any address: the limits
+    count the requester's attempts, whatever the address."""
+
+    code = "rate_limited"
 
     def __init__(self, retry_at: datetime) -> None:
         super().__init__(retry_at)

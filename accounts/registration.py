@@ -14,7 +14,7 @@ from storage.mongo import to_ms
 
 from .base import AccountsBase, user_from_doc
 from .emails import activation_email
-from .errors import EmailTaken, MailThrottled, TokenInvalid
+from .errors import EmailTaken, MailThrottled, RateLimited, TokenInvalid
 from .limits import ACTIVATION_TTL
 from .models import Role, User
 from .tokens import hash_token, new_activation_token
@@ -50,13 +50,21 @@ class Registration(AccountsBase):
         """True if an account uses this address (for the register conversation's email step)."""
         return await self._user_by_email(email) is not None
 
+    async def registration_allowed(self, telegram_id: int) -> None:
+        """Raises RateLimited if this Telegram user has created all the accounts its limit allows (checked
+        before /register asks anything; `register` counts)."""
+        now = self._now()
+        decision = await self.buckets.peek(f"register:tg:{telegram_id}", self.rules.registrations_per_user, now)
+        if not decision.allowed:
+            raise RateLimited(now + decision.retry_after)
+
     async def register(
         self, username: str, email: str, password_hash: str, role: Role, telegram_id: int
     ) -> User:
-        """Create an inactive account and mail its activation link.
+        """Create an inactive account and queue the mail with its activation link (the outbox sends it,
+        retrying while SMTP is down).
 
-        Raises EmailTaken; MailNotSent if the mail could not go out (the account and its link stay, so
-        `resend_activation` works later)."""
+        Raises EmailTaken; RateLimited after `rules.registrations_per_user` accounts from one Telegram user."""
         email = normalise_email(email)
         role = Role(role)
         now = to_ms(self._now())
@@ -76,9 +84,12 @@ class Registration(AccountsBase):
         }
         if await self._users.find_one({"email_normalised": email}) is not None:
             raise EmailTaken()
+        key = f"register:tg:{telegram_id}"
+        await self._take(key, self.rules.registrations_per_user)
         try:
             await self._users.insert_one(doc)
         except DuplicateKeyError as exc:
+            await self._refund(key, self.rules.registrations_per_user)
             raise EmailTaken() from exc
         log.info("account %s registered", doc["_id"])
         await self._issue_activation(doc)
@@ -118,8 +129,9 @@ class Registration(AccountsBase):
 
     async def resend_activation(self, *, email: str | None = None, telegram_id: int | None = None) -> User | None:
         """Mail a fresh link (older links die). By email, else by the Telegram user who registered (the most
-        recent inactive account). None if no inactive account matches. Raises MailNotSent, or MailThrottled
-        after MAILS_PER_HOUR links within the hour (the current link then stays valid)."""
+        recent inactive account). None if no inactive account matches. Raises MailThrottled after
+        MAILS_PER_HOUR links within the hour (the current link then stays valid). The chat counts the
+        request first (`take_mail_request`) and, for an address, answers alike whatever this returns."""
         doc: dict[str, Any] | None = None
         if email:
             doc = await self._user_by_email(email)

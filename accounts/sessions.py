@@ -6,15 +6,16 @@ from __future__ import annotations
 import asyncio
 import logging
 import secrets
-import uuid
 from typing import Any
 
 import jwt
-from pymongo import DESCENDING
+from pymongo import DESCENDING, ReturnDocument
+from pymongo.errors import DuplicateKeyError
 
 from storage.mongo import from_ms, to_ms
 
 from .base import JWT_ALGORITHM, AccountsBase, session_from_doc
+from .emails import password_changed_email
 from .errors import AccountLocked, NotActivated, UnknownEmail, WrongPassword
 from .limits import LOCK_DURATION, LOGIN_FAILURE_WINDOW, LOGIN_MAX_FAILURES, SESSION_TTL
 from .models import Role, Session
@@ -25,38 +26,115 @@ log = logging.getLogger(__name__)
 
 class Sessions(AccountsBase):
     async def login(self, email: str, password: str, *, telegram_id: int, chat_id: int) -> Session:
-        """Raises UnknownEmail, AccountLocked, WrongPassword(attempts_left), NotActivated.
+        """Raises UnknownEmail, AccountLocked, WrongPassword(attempts_left), NotActivated, RateLimited.
 
         The LOGIN_MAX_FAILURES-th wrong password within LOGIN_FAILURE_WINDOW raises AccountLocked (not
         WrongPassword); while locked even the right password is refused. A success clears the failure
-        count and replaces any open session of this Telegram user (end_reason "replaced")."""
+        count and replaces any open session of this Telegram user (end_reason "replaced").
+
+        Every guess is counted before it is checked — against this Telegram user's and everyone's
+        failed-login buckets and the account's window — and given back when it was right, so parallel
+        chats get no more guesses than the limits hold."""
+        user_key = f"login-fail:tg:{telegram_id}"
+        rules = self.rules
+        await self._take(user_key, rules.login_failures_per_user)
+        try:
+            await self._take("login-fail:all", rules.login_failures_global)
+        except Exception:
+            await self._refund(user_key, rules.login_failures_per_user)
+            raise
         doc = await self._user_by_email(email)
         if doc is None:
-            raise UnknownEmail()
-        user_id = doc["_id"]
-        now_dt = self._now()
-        now = to_ms(now_dt)
-        lock = await self._locks.find_one({"_id": user_id})
-        if lock and lock.get("locked_until") and lock["locked_until"] > now:
-            raise AccountLocked(from_ms(lock["locked_until"]))
+            raise UnknownEmail()  # counted: guessing addresses is guessing too
+        try:
+            failures = await self._reserve_guess(doc["_id"])
+        except AccountLocked:
+            await self._refund(user_key, rules.login_failures_per_user)
+            await self._refund("login-fail:all", rules.login_failures_global)
+            raise
         ok = await asyncio.to_thread(verify_password, doc.get("password_hash") or "", password or "")
         if not ok:
-            await self._failures.insert_one({"_id": uuid.uuid4().hex, "user_id": user_id, "at": now})
-            window_start = now - int(LOGIN_FAILURE_WINDOW.total_seconds() * 1000)
-            failures = await self._failures.count_documents({"user_id": user_id, "at": {"$gt": window_start}})
-            if failures >= LOGIN_MAX_FAILURES:
-                until = now_dt + LOCK_DURATION
-                await self._locks.update_one(
-                    {"_id": user_id}, {"$set": {"locked_until": to_ms(until), "locked_at": now}}, upsert=True
-                )
-                await self._failures.delete_many({"user_id": user_id})
-                log.info("account %s locked after %d failed logins", user_id, failures)
-                raise AccountLocked(until)
-            raise WrongPassword(LOGIN_MAX_FAILURES - failures)
-        await self._failures.delete_many({"user_id": user_id})
+            await self._count_failure(doc["_id"], failures)
+        await self._guards.update_one(
+            {"_id": doc["_id"]}, {"$set": {"failures": 0, "window_start": to_ms(self._now())}}
+        )
+        await self._refund(user_key, rules.login_failures_per_user)
+        await self._refund("login-fail:all", rules.login_failures_global)
         if not doc.get("is_active"):
             raise NotActivated()
         return await self._open_session(doc, telegram_id=telegram_id, chat_id=chat_id)
+
+    async def _reserve_guess(self, user_id: str) -> int:
+        """Count one guess against the account before it is checked (atomic: a conditional $inc); returns
+        the failures counted in the window, this one included. Raises AccountLocked while locked, or
+        when the window's guesses are all taken by guesses still being checked."""
+        now_dt = self._now()
+        now = to_ms(now_dt)
+        try:
+            await self._guards.insert_one({"_id": user_id, "failures": 0, "window_start": now, "locked_until": 0})
+        except DuplicateKeyError:
+            pass
+        window = int(LOGIN_FAILURE_WINDOW.total_seconds() * 1000)
+        await self._guards.update_one(  # a window that has passed starts again (once: the filter moves)
+            {"_id": user_id, "window_start": {"$lte": now - window}, "locked_until": {"$lte": now}},
+            {"$set": {"failures": 0, "window_start": now}},
+        )
+        guard = await self._guards.find_one_and_update(
+            {"_id": user_id, "locked_until": {"$lte": now}, "failures": {"$lt": LOGIN_MAX_FAILURES}},
+            {"$inc": {"failures": 1}},
+            return_document=ReturnDocument.AFTER,
+        )
+        if guard is None:
+            current = await self._guards.find_one({"_id": user_id}) or {}
+            until = int(current.get("locked_until") or 0)
+            raise AccountLocked(from_ms(until) if until > now else now_dt + LOCK_DURATION)
+        return int(guard["failures"])
+
+    async def _count_failure(self, user_id: str, failures: int) -> None:
+        """The guess was wrong: it stays counted; the last one allowed locks the account."""
+        if failures < LOGIN_MAX_FAILURES:
+            raise WrongPassword(LOGIN_MAX_FAILURES - failures)
+        now_dt = self._now()
+        until = now_dt + LOCK_DURATION
+        await self._guards.update_one(
+            {"_id": user_id},
+            {"$set": {"locked_until": to_ms(until), "failures": 0, "window_start": to_ms(until)}},
+        )
+        log.info("account %s locked after %d failed logins", user_id, failures)
+        raise AccountLocked(until)
+
+    async def check_password(self, session: Session, password: str) -> None:
+        """The current password of a logged-in user (before changing it). Counted like a login: raises
+        WrongPassword(attempts_left), AccountLocked, RateLimited."""
+        user_key = f"login-fail:tg:{session.telegram_id}"
+        await self._take(user_key, self.rules.login_failures_per_user)
+        doc = await self._users.find_one({"_id": session.user_id}) or {}
+        try:
+            failures = await self._reserve_guess(session.user_id)
+        except AccountLocked:
+            await self._refund(user_key, self.rules.login_failures_per_user)
+            raise
+        ok = await asyncio.to_thread(verify_password, doc.get("password_hash") or "", password or "")
+        if not ok:
+            await self._count_failure(session.user_id, failures)
+        await self._guards.update_one({"_id": session.user_id}, {"$set": {"failures": 0}})
+        await self._refund(user_key, self.rules.login_failures_per_user)
+
+    async def change_password(self, session: Session, new_password_hash: str) -> list[Session]:
+        """Store a new password (the current one was checked by `check_password`), end every other session
+        of the account (reason "changed") and mail the user that it changed; returns the sessions ended."""
+        now = to_ms(self._now())
+        doc = await self._users.find_one_and_update(
+            {"_id": session.user_id},
+            {"$set": {"password_hash": new_password_hash, "password_changed_at": now}},
+            return_document=ReturnDocument.AFTER,
+        )
+        if doc is None:
+            return []
+        ended = await self._end_sessions({"user_id": session.user_id, "_id": {"$ne": session.id}}, "changed")
+        await self._send(doc["email"], password_changed_email(doc["username"]))
+        log.info("password of account %s changed; %d other session(s) ended", session.user_id, len(ended))
+        return ended
 
     async def _open_session(self, user: dict[str, Any], *, telegram_id: int, chat_id: int) -> Session:
         created = self._now().replace(microsecond=0)  # JWT times are whole seconds
@@ -159,9 +237,9 @@ class Sessions(AccountsBase):
         await self._sessions.update_one({"_id": session_id}, {"$set": {"notified": True}})
 
     async def unnotified_ended_sessions(self) -> list[Session]:
-        """Sessions ended by expiry or reset whose user was not told yet (mark_notified not called)."""
+        """Sessions ended by expiry, reset or a password change whose user was not told yet (mark_notified not called)."""
         docs = self._sessions.find({"state": "ended"}).sort("ended_at", 1)
         return [
             session_from_doc(d) async for d in docs
-            if not d.get("notified") and d.get("end_reason") in ("expired", "reset")
+            if not d.get("notified") and d.get("end_reason") in ("expired", "reset", "changed")
         ]

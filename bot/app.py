@@ -106,6 +106,7 @@ class BotRuntime:
         self._outbox: EmbeddedOutbox | None = None
         self._client: AsyncMongoClient | None = None
         self._bot_username = ""
+        self._mail_sender: asyncio.Task | None = None  # the mail outbox's sender (accounts.outbox)
 
     @property
     def outbox(self) -> EmbeddedOutbox | None:
@@ -118,12 +119,13 @@ class BotRuntime:
         return self.db
 
     async def _start_mailer(self) -> Mailer:
+        """The mailer the outbox's sender uses (one try a message: the outbox retries with back-off)."""
         if self.settings.smtp_host:
-            return SmtpMailer.from_settings(self.settings)
+            return SmtpMailer.from_settings(self.settings, retries=0)
         self._outbox = EmbeddedOutbox(self.settings.data_dir / "outbox")
         host, port = await self._outbox.start()
         log.info("no SMTP_HOST: mail is saved under %s", self._outbox.outbox_dir)
-        return SmtpMailer.from_settings(self.settings, host_override=host, port_override=port)
+        return SmtpMailer.from_settings(self.settings, host_override=host, port_override=port, retries=0)
 
     def _deep_link(self, payload: str) -> str:
         return f"https://t.me/{self._bot_username}?start={payload}"
@@ -161,6 +163,7 @@ class BotRuntime:
         self._bot_username = self.application.bot.username
         await self.application.bot.set_my_commands([BotCommand(c, d) for c, d in texts.COMMANDS])
         await restore_jobs(self.application)
+        self._mail_sender = asyncio.create_task(self.services.accounts.outbox.run(self.services.accounts.mailer))
         await self.application.start()
         await self.application.updater.start_polling(
             poll_interval=0, timeout=self.poll_timeout, drop_pending_updates=False
@@ -210,6 +213,11 @@ class BotRuntime:
         return application
 
     async def stop(self) -> None:
+        if self._mail_sender is not None:
+            self._mail_sender.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await self._mail_sender
+            self._mail_sender = None
         app = self.application
         if app is not None:
             with contextlib.suppress(Exception):

@@ -10,7 +10,7 @@ import logging
 from telegram import Update
 
 from accounts import validation
-from accounts.errors import MailNotSent, MailThrottled, TokenInvalid
+from accounts.errors import MailThrottled, RateLimited, TokenInvalid
 from content.lessons import slug_from_payload
 from handlers import learning, texts
 from handlers.context import AppContext
@@ -49,7 +49,9 @@ async def show_help(update: Update, context: AppContext) -> None:
 
 
 async def resend(update: Update, context: AppContext) -> None:
-    """`/resend` for the account registered from this Telegram user, `/resend EMAIL` for any."""
+    """`/resend` for the account registered from this Telegram user, `/resend EMAIL` for any. For an
+    address the answer is the same whether or not an account waits there (and is sent before anything is
+    looked up), so /resend tells nobody which addresses are registered."""
     accounts = context.services.accounts
     email = None
     if context.args:
@@ -59,13 +61,19 @@ async def resend(update: Update, context: AppContext) -> None:
             await reply(update, texts.VALIDATION[error.code])
             return
     try:
-        if email:
-            user = await accounts.resend_activation(email=email)
-        else:
-            user = await accounts.resend_activation(telegram_id=update.effective_user.id)
-    except MailNotSent:
-        await reply(update, texts.MAIL_FAILED)
+        await accounts.take_mail_request(update.effective_user.id)
+    except RateLimited as error:
+        await reply(update, texts.SLOW_DOWN_ACCOUNT.format(until=error.retry_at.strftime("%H:%M")))
         return
+    if email:
+        await reply(update, texts.RESENT_IF_WAITING.format(email=html.escape(email)))
+        try:
+            await accounts.resend_activation(email=email)
+        except MailThrottled:
+            log.info("/resend for an address over its hourly mail limit: nothing sent")
+        return
+    try:
+        user = await accounts.resend_activation(telegram_id=update.effective_user.id)
     except MailThrottled as error:
         await reply(update, texts.RESEND_THROTTLED.format(until=error.retry_at.strftime("%H:%M")))
         return

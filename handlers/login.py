@@ -8,7 +8,7 @@ from telegram import Update
 from telegram.ext import ConversationHandler, MessageHandler
 
 from accounts import validation
-from accounts.errors import AccountLocked, NotActivated, UnknownEmail, WrongPassword
+from accounts.errors import AccountLocked, NotActivated, RateLimited, UnknownEmail, WrongPassword
 from accounts.models import Session
 from handlers import learning, texts
 from handlers.access import peek_session, require_login
@@ -65,6 +65,8 @@ async def receive_password(update: Update, context: AppContext) -> int:
         return await end(update, context, DRAFT, f"{texts.LOGIN_NOT_ACTIVATED}\n{texts.LOGIN_NOT_ACTIVATED_HINT}")
     except AccountLocked as error:
         return await end(update, context, DRAFT, texts.LOGIN_LOCKED.format(until=_utc(error.until)))
+    except RateLimited as error:
+        return await end(update, context, DRAFT, texts.SLOW_DOWN_ACCOUNT.format(until=_utc(error.retry_at)))
     schedule_expiry(context.application, session)
     await end(
         update, context, DRAFT,

@@ -1,4 +1,8 @@
-"""/forgot: email → the emailed code → new password → confirmation."""
+"""/forgot: email → the emailed code → new password → confirmation.
+
+Every step answers alike for an address with and without an account, in the same time: the answer to the
+email is sent before the request is made (and its mail queued), and the draft keeps only the request's id,
+never the code (`accounts.password_reset`)."""
 
 from __future__ import annotations
 
@@ -8,7 +12,7 @@ from telegram import Update
 from telegram.ext import ConversationHandler, MessageHandler
 
 from accounts import validation
-from accounts.errors import ResetCodeExpired, ResetCodeInvalid
+from accounts.errors import RateLimited, ResetCodeExpired, ResetCodeInvalid
 from handlers import texts
 from handlers.context import AppContext
 from handlers.jobs import cancel_expiry, notify
@@ -28,17 +32,31 @@ async def receive_email(update: Update, context: AppContext) -> int:
     email = await validated_text(update, validation.validate_email, texts.ASK_RESET_EMAIL)
     if email is None:
         return RESET_EMAIL
-    await context.services.accounts.start_password_reset(email)
-    context.user_data.setdefault(DRAFT, {})["email"] = email
+    accounts = context.services.accounts
+    telegram_id = update.effective_user.id
+    try:
+        await accounts.take_mail_request(telegram_id)
+    except RateLimited as error:
+        return await end(update, context, DRAFT, texts.SLOW_DOWN_ACCOUNT.format(until=_hhmm(error.retry_at)))
     await reply(update, texts.RESET_CODE_SENT.format(email=html.escape(email)))
+    context.user_data.setdefault(DRAFT, {})["request"] = await accounts.start_password_reset(
+        email, telegram_id=telegram_id
+    )
     return RESET_CODE
+
+
+def _hhmm(moment) -> str:
+    return moment.strftime("%H:%M")
 
 
 async def receive_code(update: Update, context: AppContext) -> int:
     draft = context.user_data.setdefault(DRAFT, {})
     code = typed_text(update).strip()
     try:
-        await context.services.accounts.verify_reset_code(draft.get("email", ""), code)
+        await context.services.accounts.verify_reset_code(draft.get("request", ""), code)
+    except RateLimited as error:
+        await reply(update, texts.SLOW_DOWN_ACCOUNT.format(until=_hhmm(error.retry_at)))
+        return RESET_CODE
     except ResetCodeInvalid as error:
         if error.attempts_left <= 0:  # the last allowed wrong code voided it
             return await end(update, context, DRAFT, texts.RESET_CODE_VOIDED)
@@ -46,7 +64,6 @@ async def receive_code(update: Update, context: AppContext) -> int:
         return RESET_CODE
     except ResetCodeExpired:
         return await end(update, context, DRAFT, texts.RESET_CODE_EXPIRED)
-    draft["code"] = code
     await reply(update, texts.ASK_NEW_PASSWORD)
     return NEW_PASSWORD
 
@@ -56,7 +73,7 @@ async def change_password(update: Update, context: AppContext) -> int:
     draft = context.user_data.setdefault(DRAFT, {})
     accounts = context.services.accounts
     try:
-        ended = await accounts.reset_password(draft.get("email", ""), draft.get("code", ""), draft["password_hash"])
+        ended = await accounts.reset_password(draft.get("request", ""), draft["password_hash"])
     except (ResetCodeExpired, ResetCodeInvalid):
         return await end(update, context, DRAFT, texts.RESET_CODE_EXPIRED)
     cancel_expiry(context.application, ended)

@@ -11,13 +11,13 @@ from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
 from telegram.ext import CallbackQueryHandler, ConversationHandler, MessageHandler
 
 from accounts import validation
-from accounts.errors import EmailTaken, MailNotSent
+from accounts.errors import EmailTaken, RateLimited
 from accounts.models import Role
 from handlers import texts
 from handlers.access import peek_session
 from handlers.callbacks import ChooseRole
 from handlers.context import AppContext
-from handlers.steps import ANSWER, conversation, password_steps, reply, validated_text
+from handlers.steps import ANSWER, conversation, end, password_steps, reply, validated_text
 
 USERNAME, EMAIL, PASSWORD, CONFIRM, ROLE = range(5)
 DRAFT = "registration"
@@ -37,6 +37,11 @@ async def start(update: Update, context: AppContext) -> int:
     session = await peek_session(update, context)
     if session is not None:
         await reply(update, texts.ALREADY_LOGGED_IN.format(username=html.escape(session.username)))
+        return ConversationHandler.END
+    try:
+        await context.services.accounts.registration_allowed(update.effective_user.id)
+    except RateLimited as error:
+        await reply(update, texts.SLOW_DOWN_ACCOUNT.format(until=error.retry_at.strftime("%H:%M")))
         return ConversationHandler.END
     context.user_data[DRAFT] = {}
     await reply(update, texts.ASK_USERNAME)
@@ -82,6 +87,8 @@ async def receive_role(update: Update, context: AppContext) -> int:
     await query.answer()
     role = Role(ChooseRole.parse(query.data).role)
     draft = context.user_data.get(DRAFT, {})
+    if not {"username", "email", "password_hash"} <= draft.keys():  # the draft is gone (timed out meanwhile)
+        return await end(update, context, DRAFT, texts.CONVERSATION_TIMED_OUT)
     await query.edit_message_text(f"{texts.ASK_ROLE}\n→ <b>{texts.ROLE_NAMES[role.value].capitalize()}</b>")
     name, email = html.escape(draft["username"]), html.escape(draft["email"])
     try:
@@ -91,8 +98,8 @@ async def receive_role(update: Update, context: AppContext) -> int:
     except EmailTaken:
         await reply(update, texts.EMAIL_TAKEN)
         return EMAIL
-    except MailNotSent:
-        await reply(update, texts.REGISTERED_MAIL_FAILED.format(username=name))
+    except RateLimited as error:
+        await reply(update, texts.SLOW_DOWN_ACCOUNT.format(until=error.retry_at.strftime("%H:%M")))
     else:
         await reply(update, texts.REGISTERED.format(username=name, email=email))
     context.user_data.pop(DRAFT, None)

@@ -13,7 +13,18 @@ from telegram import Update
 from telegram.ext import Application, CallbackQueryHandler, CommandHandler, MessageHandler, TypeHandler, filters
 from telegram.warnings import PTBUserWarning
 
-from handlers import diagnosis, general, instructor, learning, login, password_reset, practice, registration
+from handlers import (
+    diagnosis,
+    general,
+    guard,
+    instructor,
+    learning,
+    login,
+    password_change,
+    password_reset,
+    practice,
+    registration,
+)
 from handlers.callbacks import (
     ExportDigitized,
     LessonList,
@@ -47,6 +58,7 @@ def register_handlers(application: Application) -> None:
             registration.build(),
             login.build(),
             password_reset.build(),
+            password_change.build(),
             instructor.build(),
             CommandHandler("history", diagnosis.history),
             CommandHandler("learn", learning.learn),
@@ -71,5 +83,6 @@ def register_handlers(application: Application) -> None:
             CallbackQueryHandler(general.stale_button),
         ]
     )
+    application.add_handler(TypeHandler(Update, guard.screen), group=-2)  # private chats only, no edits
     application.add_handler(TypeHandler(Update, write_through), group=100)
     application.add_error_handler(general.report_error)

@@ -1,5 +1,6 @@
 """The steps conversations are made of: replying, reading an answer, a validated text step, the shared
-new-password + confirmation steps, and `conversation()`, which gives every conversation the one /cancel."""
+new-password + confirmation steps, and `conversation()`, which gives every conversation the one /cancel
+and the one timeout (CONVERSATION_TIMEOUT without an answer ends it, drops its draft, tells the user)."""
 
 from __future__ import annotations
 
@@ -10,9 +11,10 @@ from collections.abc import Awaitable, Callable
 
 from telegram import Message, Update
 from telegram.error import TelegramError
-from telegram.ext import BaseHandler, CommandHandler, ConversationHandler, MessageHandler, filters
+from telegram.ext import BaseHandler, CommandHandler, ConversationHandler, MessageHandler, TypeHandler, filters
 
 from accounts import validation
+from accounts.limits import CONVERSATION_TIMEOUT
 from accounts.passwords import hash_password, verify_password
 from handlers import texts
 from handlers.context import AppContext
@@ -111,20 +113,67 @@ async def reject_other_command(update: Update, context: AppContext) -> None:
     await reply(update, texts.IN_CONVERSATION)
 
 
+LAST_ANSWER = "conversation_at"  # user_data: when the conversation last heard from the user (epoch ms)
+
+
+def _now_ms(context: AppContext) -> int:
+    return int(context.services.clock.now().timestamp() * 1000)
+
+
+async def timed_out(update: object, context: AppContext, draft: str) -> None:
+    """End of a conversation by its timeout: drop the draft and tell the user."""
+    context.user_data.pop(draft, None)
+    context.user_data.pop(LAST_ANSWER, None)
+    chat = update.effective_chat if isinstance(update, Update) else None
+    if chat is not None:
+        try:
+            await context.bot.send_message(chat.id, texts.CONVERSATION_TIMED_OUT)
+        except TelegramError as exc:
+            log.warning("could not tell a chat its conversation timed out: %s", exc)
+
+
+def _fresh(callback, draft: str, *, entry: bool = False):
+    """Run a step only if the conversation has not outlived CONVERSATION_TIMEOUT (by the services' clock,
+    so it also holds across restarts, where PTB's timeout job is lost); else end it as timed out."""
+
+    async def step(update: Update, context: AppContext):
+        now = _now_ms(context)
+        last = context.user_data.get(LAST_ANSWER)
+        if not entry and isinstance(last, int) and now - last > CONVERSATION_TIMEOUT.total_seconds() * 1000:
+            await timed_out(update, context, draft)
+            return ConversationHandler.END
+        context.user_data[LAST_ANSWER] = now
+        result = await callback(update, context)
+        if result == ConversationHandler.END:
+            context.user_data.pop(LAST_ANSWER, None)
+        return result
+
+    return step
+
+
 def conversation(name: str, command: str, start: Step, states: dict[int, list[BaseHandler]],
                  draft: str) -> ConversationHandler:
     """A persistent conversation entered by /`command`, whose answers are kept in `user_data[draft]`;
-    /cancel leaves it (draft dropped) and any other command gets a hint."""
+    /cancel leaves it (draft dropped), any other command gets a hint, and CONVERSATION_TIMEOUT without an
+    answer ends it (draft dropped, the user told)."""
 
     async def cancel(update: Update, context: AppContext) -> int:
+        context.user_data.pop(LAST_ANSWER, None)
         return await end(update, context, draft, texts.CANCELLED)
 
+    async def on_timeout(update: object, context: AppContext) -> None:
+        await timed_out(update, context, draft)
+
+    for handlers in states.values():
+        for handler in handlers:
+            handler.callback = _fresh(handler.callback, draft)
     return ConversationHandler(
-        entry_points=[CommandHandler(command, start)],
-        states=states,
+        entry_points=[CommandHandler(command, _fresh(start, draft, entry=True))],
+        states={**states, ConversationHandler.TIMEOUT: [TypeHandler(Update, on_timeout)]},
         fallbacks=[CommandHandler("cancel", cancel), MessageHandler(filters.COMMAND, reject_other_command)],
         name=name,
         persistent=True,
+        conversation_timeout=CONVERSATION_TIMEOUT.total_seconds(),
     )
 
 

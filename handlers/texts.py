@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from accounts.limits import (
     ACTIVATION_TTL,
+    CONVERSATION_TIMEOUT,
     LOCK_DURATION,
     RESET_CODE_DIGITS,
     RESET_CODE_MAX_ATTEMPTS,
@@ -33,6 +34,7 @@ COMMANDS: list[tuple[str, str]] = [
     ("logout", "End your session"),
     ("forgot", "Reset a forgotten password"),
     ("resend", "Send a fresh activation link"),
+    ("password", "Change your password"),
     ("me", "Who am I logged in as"),
     ("history", f"Your last {HISTORY_RECENT} analyses (/history clear deletes them)"),
     ("learn", "Lessons: how to read an ECG"),
@@ -64,6 +66,7 @@ HELP = (
     "/logout – end your session\n"
     "/forgot – reset a forgotten password with a code sent by email\n"
     "/resend – send a fresh activation link (optionally <code>/resend you@example.com</code>)\n"
+    "/password – change your password (your other sessions end)\n"
     "/me – show who you are logged in as\n"
     f"/history – your last {HISTORY_RECENT} analyses; <code>/history clear</code> deletes them\n"
     "/learn – lessons on reading ECGs (medical students)\n"
@@ -117,10 +120,6 @@ REGISTERED = (
     "I've emailed an activation link to <b>{email}</b>. Open it within %d hours to activate your "
     "account, then /login. No email? Check spam, or send /resend." % hours(ACTIVATION_TTL)
 )
-REGISTERED_MAIL_FAILED = (
-    "✅ Account created for <b>{username}</b>, but I couldn't send the activation email right now.\n"
-    "Nothing is lost: send /resend in a few minutes to get the link."
-)
 
 # --- Activation ------------------------------------------------------------------------------
 ACTIVATED = "🎉 Your account <b>{username}</b> is active. Send /login to sign in."
@@ -137,7 +136,11 @@ RESEND_THROTTLED = (
     "I've already sent several activation links within the hour, so I'm not sending another yet — the "
     "latest one still works. Please check your inbox and spam folder; you can ask again after {until} UTC."
 )
-MAIL_FAILED = "I couldn't send the email right now. Nothing is lost — please try again in a few minutes."
+# /resend ADDRESS: the same answer whether or not the address has an account waiting (no enumeration).
+RESENT_IF_WAITING = (
+    "If an account registered with <b>{email}</b> is waiting for activation, I've sent it a fresh activation "
+    "link (older links no longer work). No email? Check spam, or wait a few minutes."
+)
 
 # --- Login / logout / sessions ---------------------------------------------------------------
 ASK_LOGIN_EMAIL = "Your <b>email</b>?"
@@ -174,6 +177,21 @@ RESET_CODE_EXPIRED = "This code has expired or is no longer valid. Send /forgot 
 ASK_NEW_PASSWORD = f"Code accepted. Choose a <b>new password</b> ({_PASSWORD_RULE}):"
 ASK_NEW_CONFIRM = "Type the new password again to <b>confirm</b> it:"
 PASSWORD_CHANGED = "🔑 Your password has been changed and all your sessions were ended. Send /login to sign in."
+
+# --- Password change (/password, logged in) --------------------------------------------------
+ASK_CURRENT_PASSWORD = "Your <b>current password</b>? (I delete it from the chat as soon as I've read it.)"
+ASK_CHANGED_PASSWORD = f"Choose a <b>new password</b> ({_PASSWORD_RULE}):"
+PASSWORD_CHANGED_HERE = ("🔑 Your password has been changed. Your other sessions were ended; you stay logged in "
+                         "here. I've emailed you a note about the change.")
+
+# --- Abuse and faults ------------------------------------------------------------------------
+SLOW_DOWN_ACCOUNT = ("⏳ Too many attempts from your Telegram account. Please try again after {until} UTC "
+                     "(or /forgot if you lost your password).")
+PRIVATE_ONLY = ("I work in private chats only, so that passwords and diagnoses stay private. Open a chat with me "
+                "(tap my name, then Message) and send /start there. I won't answer in this group.")
+BUTTON_NOT_YOURS = "This button belongs to someone else's message."
+CONVERSATION_TIMED_OUT = (f"⌛ No answer for {minutes(CONVERSATION_TIMEOUT)} minutes, so I stopped what we were "
+                          "doing; nothing was kept. Start again whenever you like (/help).")
 
 # --- Failures --------------------------------------------------------------------------------
 DATABASE_DOWN = (

@@ -12,6 +12,8 @@ RESET_CODES = "reset_codes"
 SESSIONS = "sessions"
 LOGIN_FAILURES = "login_failures"
 LOGIN_LOCKS = "login_locks"
+LOGIN_GUARDS = "login_guards"  # per account: failures in the window and the lock, counted atomically
+MAIL_OUTBOX = "mail_outbox"
 
 
 @translated
@@ -25,3 +27,5 @@ async def ensure_indexes(db: Database) -> None:
     await db[SESSIONS].create_index([("user_id", ASCENDING), ("state", ASCENDING)], name="user_state")
     await db[SESSIONS].create_index([("state", ASCENDING), ("expires_at", ASCENDING)], name="state_expiry")
     await db[LOGIN_FAILURES].create_index([("user_id", ASCENDING), ("at", ASCENDING)], name="user_at")
+    await db[RESET_CODES].create_index([("telegram_id", ASCENDING), ("state", ASCENDING)], name="requester_state")
+    await db[MAIL_OUTBOX].create_index([("state", ASCENDING), ("next_try_at", ASCENDING)], name="state_next_try")

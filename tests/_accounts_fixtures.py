@@ -114,7 +114,7 @@ def clock():
 def service(db, outbox, clock):
     host, port = outbox.host, outbox.port
     mailer = SmtpMailer(host, port, starttls=False, timeout=5, retries=0, backoff=0.01)
-    return AccountService(db, mailer, clock, JWT_SECRET, deep_link)
+    return AccountService(db, mailer, clock, JWT_SECRET, deep_link, send_at_once=True)
 
 
 def last_text(outbox: EmbeddedOutbox, to: str) -> str:

@@ -3,6 +3,8 @@ keeps when mail fails."""
 
 from __future__ import annotations
 
+import asyncio
+from datetime import timedelta
 
 import pytest
 from aiosmtpd.controller import Controller
@@ -14,6 +16,7 @@ from accounts.models import Role
 from accounts.service import AccountService
 from bot.config import Settings
 from bot.embedded import free_port, message_html, message_text
+from storage.mongo import from_ms
 
 try:
     from tests._accounts_fixtures import (  # noqa: F401
@@ -131,35 +134,53 @@ def dead_mailer() -> SmtpMailer:
     return SmtpMailer("127.0.0.1", free_port(), starttls=False, timeout=2, retries=1, backoff=0.01)
 
 
-async def test_register_keeps_account_when_mail_fails_and_resend_works(db, outbox, clock):
-    failing = AccountService(db, dead_mailer(), clock, JWT_SECRET, deep_link)
-    with pytest.raises(MailNotSent):
-        await failing.register("alice", "alice@example.com", passwords.hash_password(STRONG), Role.STUDENT, 1)
+def working_mailer(outbox) -> SmtpMailer:
+    return SmtpMailer(outbox.host, outbox.port, starttls=False, retries=0)
+
+
+async def test_smtp_down_during_registration_then_restart_then_smtp_up_the_mail_arrives_once(db, outbox, clock):
+    """The outbox: registering while SMTP is down queues the mail; a new process (a restart) with SMTP
+    back sends it, once."""
+    failing = AccountService(db, dead_mailer(), clock, JWT_SECRET, deep_link, send_at_once=True)
+    await failing.register("alice", "alice@example.com", passwords.hash_password(STRONG), Role.STUDENT, 1)
     assert await failing.email_taken("alice@example.com")
-    user = await failing.get_user_by_email("alice@example.com")
-    assert user is not None and not user.is_active
-    working = AccountService(
-        db, SmtpMailer(outbox.host, outbox.port, starttls=False, retries=0), clock, JWT_SECRET, deep_link
-    )
-    assert await working.resend_activation(telegram_id=1) is not None
-    assert (await working.activate(token_from_mail(outbox, "alice@example.com"))).is_active
+    assert await failing.deliver_mail() == 0  # not due yet: backing off
+    assert (await failing.outbox.counts())["queued"] == 1
+    clock.advance(timedelta(minutes=5))
+    restarted = AccountService(db, working_mailer(outbox), clock, JWT_SECRET, deep_link)
+    assert await restarted.deliver_mail() == 1
+    assert await restarted.deliver_mail() == 0
+    assert len(outbox.messages_to("alice@example.com")) == 1
+    assert (await restarted.activate(token_from_mail(outbox, "alice@example.com"))).is_active
+    assert await restarted.outbox.counts() == {"queued": 0, "sent": 1, "failed": 0}
 
 
-async def test_resend_raises_mail_not_sent(db, clock, outbox):
-    working = AccountService(
-        db, SmtpMailer(outbox.host, outbox.port, starttls=False, retries=0), clock, JWT_SECRET, deep_link
-    )
-    await working.register("alice", "alice@example.com", passwords.hash_password(STRONG), Role.STUDENT, 1)
+async def test_outbox_backs_off_gives_up_and_prunes(db, outbox, clock):
+    from accounts import outbox as outbox_module
+
     failing = AccountService(db, dead_mailer(), clock, JWT_SECRET, deep_link)
-    with pytest.raises(MailNotSent):
-        await failing.resend_activation(email="alice@example.com")
+    await failing.register("alice", "alice@example.com", passwords.hash_password(STRONG), Role.STUDENT, 1)
+    waits = []
+    for _ in range(outbox_module.MAX_ATTEMPTS):
+        doc = await db["mail_outbox"].find_one({})
+        assert doc["state"] == "queued"
+        clock.set(from_ms(doc["next_try_at"]))
+        waits.append(doc["next_try_at"])
+        assert await failing.deliver_mail() == 0
+    doc = await db["mail_outbox"].find_one({})
+    assert doc["state"] == "failed" and doc["attempts"] == outbox_module.MAX_ATTEMPTS
+    gaps = [b - a for a, b in zip(waits[1:], waits[2:])]
+    assert gaps == sorted(gaps) and gaps[-1] == outbox_module.BACKOFF_MAX.total_seconds() * 1000
+    assert await failing.outbox.prune() == 0
+    clock.advance(outbox_module.KEEP)
+    assert await failing.outbox.prune() == 1
 
 
-async def test_reset_mail_failure_is_swallowed(db, outbox, clock):
-    working = AccountService(
-        db, SmtpMailer(outbox.host, outbox.port, starttls=False, retries=0), clock, JWT_SECRET, deep_link
-    )
-    await working.register("alice", "alice@example.com", passwords.hash_password(STRONG), Role.STUDENT, 1)
-    failing = AccountService(db, dead_mailer(), clock, JWT_SECRET, deep_link)
-    assert await failing.start_password_reset("alice@example.com") is None  # same answer as unknown address
-    assert await failing.start_password_reset("nobody@example.com") is None
+async def test_two_senders_never_send_one_mail_twice(db, outbox, clock):
+    a = AccountService(db, working_mailer(outbox), clock, JWT_SECRET, deep_link)
+    b = AccountService(db, working_mailer(outbox), clock, JWT_SECRET, deep_link)
+    for k in range(6):
+        await a.register(f"user{k}", f"user{k}@example.com", passwords.hash_password(STRONG), Role.STUDENT, k)
+    sent = await asyncio.gather(a.deliver_mail(), b.deliver_mail(), a.deliver_mail())
+    assert sum(sent) == 6
+    assert len(outbox.messages()) == 6
