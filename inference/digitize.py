@@ -555,12 +555,13 @@ def trace_mask(red: np.ndarray) -> np.ndarray:
 
 
 def digitize(page: np.ndarray, grid: Grid | None = None, ink: np.ndarray | None = None,
-             photo: bool = False) -> Digitized:
-    """The 12 leads and the rhythm strip of a level canonical page (`photo`: rectified from a photo)."""
+             photo: bool = False, strokes: np.ndarray | None = None) -> Digitized:
+    """The 12 leads and the rhythm strip of a level canonical page (`photo`: rectified from a photo;
+    `strokes`: its `trace_mask` when the caller has made it already)."""
     ink = ink_map(page) if ink is None else ink
     grid = find_grid(page, ink) if grid is None else grid
     red = page[..., 0] if page.ndim == 3 else page
-    mask = trace_mask(red)
+    mask = trace_mask(red) if strokes is None else strokes
     seg_n = int(round(L.SEGMENT_S * L.FS))
     leads: dict[str, LeadSignal] = {}
     rhythm = None

@@ -112,17 +112,19 @@ def check(page: np.ndarray, area: np.ndarray, photo: bool = False) -> EcgCheck:
 MAX_TRACE_SATURATION = 0.3  # median colourfulness of a rectified photo's trace strokes, to be an ECG
 
 
-def trace_saturation(page: np.ndarray) -> float:
+def trace_saturation(page: np.ndarray, strokes: np.ndarray | None = None) -> float:
     """How coloured the strokes the digitizer would follow are, on a rectified, white-balanced photo:
     the median saturation of the trace mask's pixels inside the grid rectangle. The printout's trace
     is black (photos of the real test pages: at most 0.15); a chart screenshot's lines are coloured
-    (generated line-chart screenshots: 0.45 and more) and otherwise pass for four rows of traces."""
+    (generated line-chart screenshots: 0.45 and more) and otherwise pass for four rows of traces.
+    `strokes`: the page's trace mask when the caller has it already."""
     from inference import layout
     from inference.digitize import trace_mask
 
     x0, y0, x1, y1 = layout.GRID_BOX
     box = page[y0:y1, x0:x1]
-    px = box[trace_mask(np.ascontiguousarray(box[..., 0]))].astype(np.float32)
+    mask = trace_mask(np.ascontiguousarray(box[..., 0])) if strokes is None else strokes[y0:y1, x0:x1]
+    px = box[mask].astype(np.float32)
     if len(px) == 0:
         return 0.0
     top = px.max(axis=1)

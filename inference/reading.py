@@ -22,7 +22,7 @@ import numpy as np
 
 from inference import ecg_check, image_io, sheet as sheet_step
 from inference import preprocess as P
-from inference.digitize import digitize
+from inference.digitize import digitize, trace_mask
 from inference.grid import Grid, find_grid, ink_map
 from inference.signals import Digitized
 
@@ -47,20 +47,17 @@ class Reading:
         return self.sheet.page if self.sheet is not None else None
 
 
-def _check_area(page: np.ndarray) -> np.ndarray:
-    """The trace area of a rectified photo for the ECG check: the digitizer's own trace mask, at the
-    size the check's rules were set on. Not `grid.stroke_mask(ink_map)`: its darkness is relative to the
-    strongest ink a row pitch around, so beside a dark QRS spike a photo's faint flat trace falls under
-    the threshold and the rows look broken ("no continuous traces")."""
+def _check_area(strokes: np.ndarray) -> np.ndarray:
+    """The trace area of a rectified photo for the ECG check: the digitizer's own trace mask of the
+    page (`digitize.trace_mask`, computed once per photo), cut to the check's box at the size its rules
+    were set on. Not `grid.stroke_mask(ink_map)`: its darkness is relative to the strongest ink a row
+    pitch around, so beside a dark QRS spike a photo's faint flat trace falls under the threshold and
+    the rows look broken ("no continuous traces")."""
     import cv2
-
-    from inference.digitize import trace_mask
 
     x0, y0, x1, y1 = P.DEFAULT_BOX
     ah, aw = P.area_size()
-    red = page[..., 0] if page.ndim == 3 else page
-    strokes = trace_mask(red[y0:y1, x0:x1]).astype(np.float32)
-    return cv2.resize(strokes, (aw, ah), interpolation=cv2.INTER_AREA)
+    return cv2.resize(strokes[y0:y1, x0:x1].astype(np.float32), (aw, ah), interpolation=cv2.INTER_AREA)
 
 
 MIN_HEADER_RULE = 0.7  # `sheet.header_rule_cover` a photo without its pulses in place needs to be read
@@ -92,19 +89,21 @@ def read_ecg(data: bytes | str | np.ndarray) -> Reading:
     # a scan as it is keeps the classifier's own grid search; a rectified photo is on the layout already
     prepared = P.prepare(page) if found.method == "as_is" else P.prepare_rectified(page)
     ink = ink_map(page)
+    photo = found.method != "as_is"
+    strokes = trace_mask(page[..., 0]) if photo else None  # the digitizer's trace mask, made once
     # the check reads a scan's own ink map; a photo's, the digitizer's trace mask (see _check_area)
-    area = prepared.area if found.method == "as_is" else _check_area(page)
-    check = ecg_check.check(prepared.page, area, photo=found.method != "as_is")
+    area = _check_area(strokes) if photo else prepared.area
+    check = ecg_check.check(prepared.page, area, photo=photo)
     if not check.is_ecg:
         return refuse("not_ecg", check.reason or "not a 12-lead ECG printout", sheet=found, prepared=prepared)
-    if found.method != "as_is":
+    if photo:
         # the photo's trace mask keeps faint strokes, so a line chart's rows pass the check: its coloured
         # lines tell it from a printout's black trace
-        colour = ecg_check.trace_saturation(page)
+        colour = ecg_check.trace_saturation(page, strokes)
         if colour > ecg_check.MAX_TRACE_SATURATION:
             return refuse("not_ecg", "coloured_traces", sheet=found, prepared=prepared)
     grid = find_grid(page, ink)
-    if found.method != "as_is" and not _pulses_in_place(grid):
+    if photo and not _pulses_in_place(grid):
         # a photo rectified upside down reads every trace inverted (a made-up diagnosis): which way up
         # the page is must show on it, by the calibration pulses at the rows' left ends or else by the
         # header's rule across the top. With neither, refuse.
@@ -113,7 +112,7 @@ def read_ecg(data: bytes | str | np.ndarray) -> Reading:
             return refuse("unoriented", f"which way up the sheet lies cannot be told (no calibration pulse "
                           f"at the rows' starts, header rule cover {rule:.2f})", sheet=found, grid=grid,
                           prepared=prepared)
-    digitized = digitize(page, grid, ink, photo=found.method != "as_is")
+    digitized = digitize(page, grid, ink, photo=photo, strokes=strokes)
     traced = len(digitized.traced_leads)
     if traced < MIN_TRACED_LEADS:
         return refuse("untraceable", f"only {traced} of 12 leads could be traced", sheet=found, grid=grid,
