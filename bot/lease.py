@@ -9,9 +9,12 @@ The lease is one document, `{_id: "bot", holder, expires_at (epoch ms), since}` 
 - taking it is one conditional update (`holder` is me, or `expires_at` has passed) or, when there is no document
   yet, one insert (a duplicate key means another process won): atomic on the server, so two processes can never
   both hold it (no upserts: the nx-27017 portability rule of `storage.mongo`);
-- the leader renews it every `ttl / 4` seconds; a renewal that finds another holder, or no successful
-  renewal for `ttl - margin` seconds (the database unreachable), makes the leader step down *before* anyone else
-  may take the lease;
+- the leader renews it every `ttl / 4` seconds; a renewal that finds another holder makes it step down at
+  once. A leader that cannot reach the database at all keeps serving (it answers "database down", and a standby
+  cannot take the lease without the database either) for `stale_after` (3 × ttl) and then steps down; only a
+  leader cut off from the database while a standby still reaches it can overlap with its successor, for at
+  most `stale_after - ttl` seconds (Telegram then answers the second poller with 409 Conflict, and the jobs
+  need the database, which that leader cannot reach);
 - a standby tries every `ttl / 5` seconds, so it takes over at most `ttl + ttl / 5` seconds after the leader's
   last renewal (12 s with the default 10 s);
 - a leader stopping cleanly deletes the lease, and a standby takes over at its next try.
@@ -88,11 +91,11 @@ class LeaderElection:
     """Keeps trying to be the leader; calls `on_elected` when it becomes one and `on_lost` when it must stop."""
 
     def __init__(self, lease: Lease, *, on_elected: Callable[[], Awaitable[None]],
-                 on_lost: Callable[[], Awaitable[None]], margin: float | None = None) -> None:
+                 on_lost: Callable[[], Awaitable[None]], stale_after: float | None = None) -> None:
         self.lease = lease
         self.on_elected = on_elected
         self.on_lost = on_lost
-        self.margin = margin if margin is not None else lease.ttl / 4
+        self.stale_after = stale_after if stale_after is not None else 3 * lease.ttl
         self.renew_every = lease.ttl / 4
         self.try_every = lease.ttl / 5
         self.is_leader = False
@@ -112,8 +115,16 @@ class LeaderElection:
             if not self.is_leader:
                 self.is_leader = True
                 log.info("lease: %s is the leader now", self.lease.holder)
-                await self.on_elected()
-        elif self.is_leader and (held is False or time.monotonic() - self._renewed > self.lease.ttl - self.margin):
+                try:
+                    await self.on_elected()
+                except BaseException:  # could not start leading: undo, give the lease to someone who can
+                    self.is_leader = False
+                    with contextlib.suppress(Exception):
+                        await self.on_lost()
+                    with contextlib.suppress(PyMongoError):
+                        await self.lease.release()
+                    raise
+        elif self.is_leader and (held is False or time.monotonic() - self._renewed > self.stale_after):
             self.is_leader = False
             log.warning("lease: %s lost the lease (%s); stepping down", self.lease.holder,
                         "another holder" if held is False else "not renewed in time")
@@ -133,13 +144,17 @@ class LeaderElection:
             except Exception:  # becoming or stopping being the leader failed: try again at the next tick
                 log.exception("lease: leadership change failed")
 
-    async def stop(self) -> None:
-        """Stop trying; a leader gives the lease up (a standby takes over at its next try)."""
+    async def halt(self) -> None:
+        """Stop trying and renewing (the lease is kept until `stop` or its expiry)."""
         if self._task is not None:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await self._task
             self._task = None
+
+    async def stop(self) -> None:
+        """Stop trying; a leader gives the lease up (a standby takes over at its next try)."""
+        await self.halt()
         if self.is_leader:
             self.is_leader = False
             with contextlib.suppress(PyMongoError):

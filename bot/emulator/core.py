@@ -199,6 +199,7 @@ class EmulatorCore:
         self.files_by_path: dict[str, FileRecord] = {}
         self.photo_groups: dict[str, list[FileRecord]] = {}
         self.requests: deque[RequestRecord] = deque(maxlen=5000)
+        self.webhooks: dict[str, dict] = {}  # bot username -> setWebhook's url and secret_token
         self.closing = False
         self._ids = itertools.count(1)
         self._waiters: set[asyncio.Future] = set()
@@ -517,13 +518,23 @@ class EmulatorCore:
     def m_close(self, bot, p, f):
         return True
 
+    def m_setWebhook(self, bot, p, f):
+        """Recorded (url, secret_token) in `webhooks`; the emulator does not deliver to it: a test POSTs
+        the updates itself, as Telegram would."""
+        if _bool(p, "drop_pending_updates"):
+            bot.updates.clear()
+        self.webhooks[bot.username] = {"url": _str(p, "url") or "", "secret_token": _str(p, "secret_token")}
+        return True
+
     def m_deleteWebhook(self, bot, p, f):
         if _bool(p, "drop_pending_updates"):
             bot.updates.clear()
+        self.webhooks.pop(bot.username, None)
         return True
 
     def m_getWebhookInfo(self, bot, p, f):
-        return {"url": "", "has_custom_certificate": False, "pending_update_count": len(bot.updates)}
+        url = self.webhooks.get(bot.username, {}).get("url", "")
+        return {"url": url, "has_custom_certificate": False, "pending_update_count": len(bot.updates)}
 
     async def m_getUpdates(self, bot, p, f):
         offset = _int(p, "offset") or 0
