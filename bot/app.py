@@ -20,6 +20,7 @@ from telegram.ext import Application, ApplicationBuilder, ContextTypes, Defaults
 from accounts.clock import Clock, SystemClock
 from accounts.mailer import Mailer, SmtpMailer
 from accounts.service import AccountService
+from bot import log_redaction
 from bot.config import Settings, resolve_jwt_secret
 from bot.embedded import EmbeddedMongo, EmbeddedOutbox
 from bot.persistence import MongoPersistence
@@ -155,6 +156,7 @@ class BotRuntime:
         if not self.settings.telegram_bot_token:
             raise RuntimeError("TELEGRAM_BOT_TOKEN is not set")
         self.settings.data_dir.mkdir(parents=True, exist_ok=True)
+        log_redaction.install([*self.settings.secrets(), resolve_jwt_secret(self.settings)])
         db = await self._start_database()
         self.services = await self._build_services(db)
         self.application = self._build_application(db)

@@ -34,10 +34,27 @@ def _configure_logging(verbose: bool) -> None:
     logging.getLogger("httpcore").setLevel(logging.WARNING)
 
 
+NO_SMTP = """\
+SMTP_HOST is not set, so no email (activation links, reset codes) would reach your users: they would only
+be saved in the local outbox under $DATA_DIR/outbox. Set SMTP_HOST (and SMTP_PORT, SMTP_USERNAME,
+SMTP_PASSWORD) to send mail, or set MAIL_OUTBOX_ONLY=true if keeping mail in the local outbox is what you
+want (you then hand the links and codes to your users yourself).
+"""
+
+
 def cmd_run(args: argparse.Namespace) -> int:
     settings = Settings.from_env()
     if not settings.telegram_bot_token:
         print(NO_TOKEN, file=sys.stderr)
+        return 2
+    if not settings.smtp_host and not settings.mail_outbox_only:
+        print(NO_SMTP, file=sys.stderr)
+        return 2
+    from accounts.limits import JWT_SECRET_MIN_LENGTH
+
+    if settings.jwt_secret and len(settings.jwt_secret) < JWT_SECRET_MIN_LENGTH:
+        print(f"JWT_SECRET must be at least {JWT_SECRET_MIN_LENGTH} characters (or unset it: one is generated "
+              "and kept in $DATA_DIR/jwt_secret).", file=sys.stderr)
         return 2
     from telegram.error import InvalidToken, NetworkError
 

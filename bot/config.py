@@ -33,6 +33,25 @@ class Settings:
     mail_from: str = "ECG Analyzer <no-reply@ecg-analyzer.local>"
     jwt_secret: str | None = field(default=None, repr=False)
     data_dir: Path = Path("./var")
+    mail_outbox_only: bool = False  # MAIL_OUTBOX_ONLY: `ecg-bot run` may keep mail in the local outbox
+
+    def __repr__(self) -> str:
+        """No secret: the token, the SMTP password, the JWT secret and the MongoDB URI's password hidden."""
+        from bot.log_redaction import MASK, _URI_PASSWORD
+
+        uri = _URI_PASSWORD.sub(rf"\1{MASK}@", self.mongodb_uri) if self.mongodb_uri else None
+        token = MASK if self.telegram_bot_token else None
+        return (f"Settings(telegram_bot_token={token!r}, telegram_api_url={self.telegram_api_url!r}, "
+                f"mongodb_uri={uri!r}, smtp_host={self.smtp_host!r}, smtp_port={self.smtp_port}, "
+                f"smtp_username={self.smtp_username!r}, smtp_starttls={self.smtp_starttls}, "
+                f"mail_from={self.mail_from!r}, data_dir={str(self.data_dir)!r}, "
+                f"mail_outbox_only={self.mail_outbox_only})")
+
+    def secrets(self) -> list[str]:
+        """What must never reach a log (bot.log_redaction)."""
+        found = [self.telegram_bot_token, self.smtp_password, self.jwt_secret]
+        match = _uri_password(self.mongodb_uri)
+        return [s for s in (*found, match) if s]
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None, *, load_dotenv_file: bool = True) -> "Settings":
@@ -59,6 +78,7 @@ class Settings:
             mail_from=get("MAIL_FROM") or cls.mail_from,
             jwt_secret=get("JWT_SECRET"),
             data_dir=Path(get("DATA_DIR") or "./var"),
+            mail_outbox_only=_flag(get("MAIL_OUTBOX_ONLY"), False),
         )
 
     @property
@@ -71,12 +91,29 @@ class Settings:
         return f"{self.telegram_api_url}/file/bot"
 
 
+def _uri_password(uri: str | None) -> str | None:
+    if not uri:
+        return None
+    from urllib.parse import urlsplit
+
+    try:
+        return urlsplit(uri).password
+    except ValueError:
+        return None
+
+
 def resolve_jwt_secret(settings: Settings) -> str:
-    """JWT_SECRET if set, else one generated once and kept in DATA_DIR with 0600 permissions.
+    """JWT_SECRET if set (at least JWT_SECRET_MIN_LENGTH characters, else ValueError), else one generated
+    once and kept in DATA_DIR with 0600 permissions.
 
     The secret is never logged.
     """
+    from accounts.limits import JWT_SECRET_MIN_LENGTH
+
     if settings.jwt_secret:
+        if len(settings.jwt_secret) < JWT_SECRET_MIN_LENGTH:
+            raise ValueError(f"JWT_SECRET must be at least {JWT_SECRET_MIN_LENGTH} characters "
+                             "(or unset: one is generated)")
         return settings.jwt_secret
     path = settings.data_dir / "jwt_secret"
     if path.exists():

@@ -30,6 +30,8 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
+OUTBOX_KEEP_SECONDS = 7 * 24 * 3600  # saved mails hold activation links and reset codes: a week, then gone
+
 
 def free_port(host: str = "127.0.0.1") -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
@@ -285,9 +287,24 @@ class EmbeddedOutbox:
                    f"{self._counter:06d}-{uuid.uuid4().hex[:8]}.eml"
         path = self.outbox_dir / name
         tmp = path.with_suffix(".tmp")
-        tmp.write_bytes(content)
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)  # links and codes: the owner only
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(content)
         tmp.replace(path)
         return path
+
+    def prune(self, keep_seconds: float = OUTBOX_KEEP_SECONDS, now: float | None = None) -> int:
+        """Delete saved messages older than `keep_seconds` (by file time); returns how many."""
+        limit = (time.time() if now is None else now) - keep_seconds
+        removed = 0
+        for path in self.paths():
+            try:
+                if path.stat().st_mtime < limit:
+                    path.unlink()
+                    removed += 1
+            except FileNotFoundError:
+                pass
+        return removed
 
     def start_sync(self) -> tuple[str, int]:
         from aiosmtpd.controller import Controller
@@ -295,6 +312,10 @@ class EmbeddedOutbox:
         if self._controller is not None:
             return self.host, int(self.port)  # type: ignore[arg-type]
         self.outbox_dir.mkdir(parents=True, exist_ok=True)
+        os.chmod(self.outbox_dir, 0o700)
+        for path in self.paths():  # saved before files were private
+            os.chmod(path, 0o600)
+        self.prune()
         port = self.port or free_port(self.host)
         mail_log = logging.getLogger("mail.log")  # aiosmtpd logs every peer and recipient at INFO
         if mail_log.level == logging.NOTSET:

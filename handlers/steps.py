@@ -163,6 +163,8 @@ def conversation(name: str, command: str, start: Step, states: dict[int, list[Ba
 
     async def on_timeout(update: object, context: AppContext) -> None:
         await timed_out(update, context, draft)
+        # PTB ends the conversation right after this returns: write that (and the dropped draft) through
+        context.application.create_task(context.application.update_persistence())
 
     for handlers in states.values():
         for handler in handlers:
