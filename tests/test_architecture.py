@@ -16,7 +16,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 DOMAIN = ["accounts", "inference", "content", "training", "storage"]
-PACKAGES = ["bot", "handlers", *DOMAIN]
+PACKAGES = ["bot", "handlers", "workers", *DOMAIN]
 
 
 def module_name(path: Path) -> str:
@@ -99,6 +99,11 @@ def offenders(packages: list[str], forbidden: set[str]) -> list[str]:
 @pytest.mark.parametrize("package", DOMAIN)
 def test_domain_never_imports_telegram_or_the_chat_layer(package):
     assert not offenders([package], {"telegram", "handlers", "bot"})
+
+
+def test_workers_never_import_telegram_the_chat_layer_or_the_bot():
+    """`ecg-bot worker` runs on analysis machines: Celery, Redis and the analysis, nothing of the chat."""
+    assert not offenders(["workers"], {"telegram", "handlers", "bot", "pymongo"})
 
 
 def test_handlers_never_import_bot_or_pymongo():
