@@ -113,6 +113,8 @@ DELEGATED = {
     "evaluate": ("training.cli", "evaluate_main", "evaluate a model and write a report"),
     "sandbox": ("bot.sandbox.main", "sandbox_main", "try the bot in a browser, no token needed: a local Telegram look-alike"),
     "predict": ("inference.cli", "predict_main", "classify ECG images: predict [--json] [--heatmap DIR] IMAGE..."),
+    "worker": ("workers.worker", "worker_main",
+               "run analyses for the bot from ANALYSIS_BROKER_URL (Celery over Redis): worker [--concurrency N]"),
     "digitize": ("inference.cli", "digitize_main",
                  "read signals and measurements off ECG images: digitize [--json] [--csv DIR] [--plot DIR] IMAGE..."),
 }

@@ -34,6 +34,12 @@ class Settings:
     jwt_secret: str | None = field(default=None, repr=False)
     data_dir: Path = Path("./var")
     mail_outbox_only: bool = False  # MAIL_OUTBOX_ONLY: `ecg-bot run` may keep mail in the local outbox
+    analysis_broker_url: str | None = field(default=None, repr=False)  # ANALYSIS_BROKER_URL: workers (Redis)
+    lease_ttl: float = 10.0  # BOT_LEASE_TTL (s): the active/standby lease (bot/lease.py); takeover within ~1.2x
+    webhook_url: str | None = None  # WEBHOOK_URL: webhook mode (bot/webhook.py) instead of polling
+    webhook_secret: str | None = field(default=None, repr=False)  # WEBHOOK_SECRET: Telegram's secret_token
+    webhook_listen: str = "0.0.0.0"  # WEBHOOK_LISTEN
+    webhook_port: int = 8443  # WEBHOOK_PORT
 
     def __repr__(self) -> str:
         """No secret: the token, the SMTP password, the JWT secret and the MongoDB URI's password hidden."""
@@ -51,7 +57,7 @@ class Settings:
         """What must never reach a log (bot.log_redaction)."""
         found = [self.telegram_bot_token, self.smtp_password, self.jwt_secret]
         match = _uri_password(self.mongodb_uri)
-        return [s for s in (*found, match) if s]
+        return [s for s in (*found, match, _uri_password(self.analysis_broker_url), self.webhook_secret) if s]
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None, *, load_dotenv_file: bool = True) -> "Settings":
@@ -79,6 +85,12 @@ class Settings:
             jwt_secret=get("JWT_SECRET"),
             data_dir=Path(get("DATA_DIR") or "./var"),
             mail_outbox_only=_flag(get("MAIL_OUTBOX_ONLY"), False),
+            analysis_broker_url=get("ANALYSIS_BROKER_URL"),
+            lease_ttl=float(get("BOT_LEASE_TTL") or 10.0),
+            webhook_url=get("WEBHOOK_URL"),
+            webhook_secret=get("WEBHOOK_SECRET"),
+            webhook_listen=get("WEBHOOK_LISTEN") or "0.0.0.0",
+            webhook_port=int(get("WEBHOOK_PORT") or 8443),
         )
 
     @property
