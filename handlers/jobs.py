@@ -7,7 +7,7 @@ import logging
 from collections.abc import Iterable
 from datetime import time as dtime
 
-from telegram.error import TelegramError
+from telegram.error import Forbidden, TelegramError
 from telegram.ext import Application
 
 from accounts.models import Session
@@ -23,15 +23,12 @@ REMINDER_JOB_PREFIX = "reminder:"
 
 
 async def restore_jobs(application: Application) -> None:
-    """At start-up: end sessions that expired while the bot was down, tell every user whose session
-    ended unannounced (expired, or a reset whose message never went out), reschedule the expiry of every
-    session still open, and schedule every stored reminder again."""
+    """At start-up: end sessions that expired while the bot was down, reschedule the expiry of every
+    session still open, and schedule every stored reminder again. (Telling the users whose session ended
+    unannounced is `handlers.restart.announce`, paced, after polling has started.)"""
     services = services_of(application)
     accounts = services.accounts
     await accounts.expire_due_sessions()
-    for session in await accounts.unnotified_ended_sessions():
-        text = texts.SESSION_EXPIRED if session.end_reason == "expired" else texts.SESSION_ENDED_BY_RESET
-        await notify(application, [session], text)
     for session in await accounts.open_sessions():
         schedule_expiry(application, session)
     for reminder in await services.reminders.all():
@@ -64,11 +61,16 @@ def cancel_expiry(application: Application, sessions: Iterable[Session]) -> None
 
 async def notify(application: Application, sessions: Iterable[Session], text: str) -> None:
     """Tell each session's chat that it ended, and record that it was told (so a restart does not
-    tell again). A chat that blocked the bot must not stop the others."""
-    accounts = services_of(application).accounts
+    tell again). A chat that blocked the bot must not stop the others: it is marked once and counted as
+    told (`storage.chats`), not retried at every restart."""
+    services = services_of(application)
+    accounts = services.accounts
     for session in sessions:
         try:
-            await application.bot.send_message(session.chat_id, text)
+            if not services.blocked_chats.is_blocked(session.chat_id):
+                await application.bot.send_message(session.chat_id, text)
+        except Forbidden:
+            await services.blocked_chats.mark(session.chat_id, services.clock.now())
         except TelegramError as exc:
             log.warning("could not notify a chat about its session end: %s", exc)
             continue

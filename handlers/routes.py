@@ -24,6 +24,7 @@ from handlers import (
     password_reset,
     practice,
     registration,
+    throttle,
 )
 from handlers.callbacks import (
     ExportDigitized,
@@ -84,5 +85,6 @@ def register_handlers(application: Application) -> None:
         ]
     )
     application.add_handler(TypeHandler(Update, guard.screen), group=-2)  # private chats only, no edits
+    application.add_handler(TypeHandler(Update, throttle.limit_messages), group=-1)  # before everything
     application.add_handler(TypeHandler(Update, write_through), group=100)
     application.add_error_handler(general.report_error)

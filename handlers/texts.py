@@ -18,7 +18,7 @@ from accounts.limits import (
     minutes,
 )
 from accounts.validation import PASSWORD_MIN, USERNAME_MAX, USERNAME_MIN
-from handlers.limits import MAX_DOWNLOAD_BYTES, PREVIEW_TTL
+from handlers.limits import MAX_DOWNLOAD_BYTES, MESSAGE_BURST, MESSAGES_PER_MINUTE, PREVIEW_TTL
 from inference.image_io import MAX_PIXELS, MAX_SIDE, MIN_SIDE
 from storage.digitized import TTL as DIGITIZED_TTL
 from storage.history import RECENT as HISTORY_RECENT
@@ -198,6 +198,8 @@ DATABASE_DOWN = (
     "⚠️ My database is unavailable right now. Nothing you've sent is lost — please try the same "
     "step again in a minute."
 )
+SLOW_DOWN = (f"🐢 You are sending messages faster than I can answer (at most {MESSAGE_BURST} in a row, "
+             f"{MESSAGES_PER_MINUTE} a minute). Please wait {{seconds}} s, then send it again.")
 INTERNAL_ERROR = "⚠️ Something went wrong on my side. Please try again; if it keeps happening, /cancel and start over."
 NOT_UNDERSTOOD = "Send me an ECG as a photo or an image file to analyse it, or /help for everything I can do."
 UNKNOWN_COMMAND = "I don't know that command. Send /help to see what I can do."
@@ -236,6 +238,9 @@ PROGRESS_ANALYSING = "✅ Downloaded\n✅ Checked\n⏳ Analysing the ECG…"
 PROGRESS_DONE = "✅ Downloaded\n✅ Checked\n✅ Analysed"
 DOWNLOAD_FAILED = "⚠️ I couldn't download the image from Telegram. Please send it again."
 UNREADABLE_IMAGE = "⚠️ I can't read this file as an image. " + ACCEPTED_FORMATS
+IMAGE_REFUSED = "⚠️ I can't analyse this image.\n\n{details}"
+ANALYSIS_INTERRUPTED = ("⚠️ I was restarted while analysing this ECG, so its analysis was interrupted. "
+                        "Press Confirm to analyse it again.")
 ANALYSIS_FAILED = "⚠️ The analysis failed on my side. Nothing was saved — please send the ECG again in a moment."
 QUEUE_FULL = "⚠️ Too many ECGs are being analysed right now. Please send yours again in a minute."
 MODEL_UNAVAILABLE = "⚠️ The diagnosis model is not available on this server right now. Please try again later."

@@ -23,6 +23,8 @@ from _accounts_fixtures import start_nx, stop_nx
 from accounts import passwords
 from accounts.clock import ManualClock
 from bot.app import BotRuntime
+from bot.telegram_limits import RELAXED
+from storage.limits import Rate
 from bot.config import Settings
 from bot.embedded import EmbeddedOutbox, free_port, message_text
 from bot.emulator import BotAPIEmulator, SimUser
@@ -52,6 +54,10 @@ class BotHarness:
         self.outbox = EmbeddedOutbox(tmp_path / "outbox")
         self.runtime: BotRuntime | None = None
         self.settings: Settings | None = None
+        # Telegram's limits and the per-user message rate are tested on their own (test_bot_limits.py);
+        # elsewhere tests type faster than anyone could
+        self.telegram_limits = RELAXED
+        self.message_rate = Rate(capacity=10_000, per_second=10_000)
 
     async def start(self) -> None:
         url = await self.emulator.start()
@@ -69,7 +75,8 @@ class BotHarness:
         await self.start_bot()
 
     async def start_bot(self) -> None:
-        self.runtime = BotRuntime(self.settings, clock=self.clock, poll_timeout=1)
+        self.runtime = BotRuntime(self.settings, clock=self.clock, poll_timeout=1,
+                                  telegram_limits=self.telegram_limits, message_rate=self.message_rate)
         await self.runtime.start()
 
     async def stop_bot(self) -> None:

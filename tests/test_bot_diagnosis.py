@@ -59,7 +59,7 @@ async def test_photo_preview_cancel_and_first_time_tip(harness):
     assert edited.reply_markup is None
     await ann.send_document(image_bytes(fmt="PNG"), "ecg.png", "image/png")
     second = await ann.wait_for(preview_of)
-    assert second.kind == "document"
+    assert second.kind == "photo"  # a file is previewed as the picture it is
     await ann.expect_silence(0.3)  # the tip is not repeated
 
 
@@ -122,18 +122,26 @@ async def _confirm(user, data: bytes, name: str = "ecg.png", mime: str = "image/
 async def test_unreadable_image_gets_a_clear_message(harness):
     ann = harness.user(2001, "Ann")
     await harness.signed_up(ann)
-    _, progress = await _confirm(ann, b"\xff\xd8\xff garbage, not really a JPEG", "broken.jpg", "image/jpeg")
-    await ann.wait_for_edit(progress.message_id, lambda m: m.raw_text == texts.UNREADABLE_IMAGE)
+    await ann.send_document(b"\xff\xd8\xff garbage, not really a JPEG", "broken.jpg", "image/jpeg")
+    refused = await ann.wait_for()
+    assert refused.raw_text.startswith("⚠️ I can't analyse this image.") and "not a JPEG or PNG" in refused.text
+    await ann.expect_silence(0.3)  # no preview of what cannot be read
 
 
 async def test_download_failure_can_be_retried(harness):
     ann = harness.user(2001, "Ann")
     await harness.signed_up(ann)
     harness.emulator.inject_error("getFile", 500, "Internal Server Error")
-    _, progress = await _confirm(ann, b"\xff\xd8\xff garbage", "broken.jpg", "image/jpeg")
+    await ann.send_document(image_bytes(fmt="PNG"), "ecg.png", "image/png")
+    assert (await ann.wait_for()).raw_text == texts.DOWNLOAD_FAILED  # the file, fetched for its preview
+    await ann.send_document(image_bytes(fmt="PNG"), "ecg.png", "image/png")
+    preview = await ann.wait_for(preview_of)
+    harness.emulator.inject_error("getFile", 500, "Internal Server Error")  # now when Confirm fetches it
+    await ann.press("Confirm", preview.message_id)
+    progress = await ann.wait_for_text("Downloading")
     await ann.wait_for_edit(progress.message_id, lambda m: m.raw_text == texts.DOWNLOAD_FAILED)
-    _, progress = await _confirm(ann, b"\xff\xd8\xff garbage", "broken.jpg", "image/jpeg")
-    await ann.wait_for_edit(progress.message_id, lambda m: m.raw_text == texts.UNREADABLE_IMAGE)
+    _, progress = await _confirm(ann, image_bytes(fmt="PNG"))  # sent again: analysed (a blank page: refused)
+    assert texts.NOT_AN_ECG in (await ann.wait_for_text(texts.NOT_AN_ECG, timeout=60)).text
 
 
 async def test_model_failure_is_reported_and_the_bot_keeps_serving(harness):
