@@ -77,9 +77,10 @@ async def test_real_ecg_file_gets_a_diagnosis_with_progress_heatmap_and_lesson_b
     ann = harness.user(2001, "Ann")
     await harness.signed_up(ann)
     progress, result, heatmap = await analyse(ann, data, as_photo=False)
-    # the progress message was edited through every stage
+    # the progress message was edited as it went (coalesced: at most one edit per PROGRESS_EDIT_INTERVAL,
+    # so a short stage such as "Checking" may be skipped; the long analysis is shown)
     stages = [version.text for version in progress.edits] + [progress.text]
-    assert any("Checking" in s for s in stages) and any("Analysing" in s for s in stages)
+    assert any("Analysing" in s for s in stages)
     assert progress.text == texts.PROGRESS_DONE.replace("<b>", "").replace("</b>", "")
     assert any(a.action == "typing" for a in ann.chat_actions)
     # the answer is the model's, with all four probabilities and the disclaimer
