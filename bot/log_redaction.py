@@ -19,7 +19,7 @@ from collections.abc import Iterable
 
 MASK = "[redacted]"
 _EMAIL = re.compile(r"[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+")
-_CODE = re.compile(r"(?<![\d.:-])\d{6}(?![\d])")
+_CODE = re.compile(r"(?<![\w.:-])\d{6}(?!\w)")  # a 6-digit word, not part of a time, path or id
 _START = re.compile(r"(/start(?:@\w+)?\s+|[?&]start=)[^\s'\"&]+")
 _FIELDS = re.compile(
     r"""((?:['"])(?:text|caption|data|first_name|last_name|username)(?:['"])\s*:\s*)(['"])(?:\\.|(?!\2).)*\2""",

@@ -154,7 +154,7 @@ async def test_addcase_cancel_keeps_nothing(harness):
 async def test_grant_and_revoke_instructor_from_the_cli(harness, monkeypatch, tmp_path, capsys):
     monkeypatch.setenv("MONGODB_URI", harness.mongo_uri)
     monkeypatch.setenv("DATA_DIR", str(tmp_path / "cli"))
-    monkeypatch.setenv("JWT_SECRET", "cli-test-secret")
+    monkeypatch.setenv("JWT_SECRET", "cli-test-secret-0123456789abcdef0123")
     sam = await _account(harness, 4005, "sam", role="Healthcare professional")
     await sam.send_text("/share")
     assert (await sam.wait_for()).raw_text == texts.INSTRUCTORS_ONLY
