@@ -13,7 +13,7 @@ import signal
 from typing import TYPE_CHECKING
 
 from pymongo import AsyncMongoClient
-from telegram import BotCommand
+from telegram import BotCommand, Update
 from telegram.constants import ParseMode
 from telegram.ext import Application, ApplicationBuilder, ContextTypes, Defaults
 
@@ -23,17 +23,23 @@ from accounts.service import AccountService
 from bot import log_redaction
 from bot.config import Settings, resolve_jwt_secret
 from bot.embedded import EmbeddedMongo, EmbeddedOutbox
+from bot.lease import LeaderElection, Lease, holder_id
 from bot.persistence import MongoPersistence
+from bot.telegram_limits import PRODUCTION, ChatRateLimiter, TelegramLimits
 from bot.update_processor import PerChatUpdateProcessor
+from bot.webhook import WebhookServer
 from content.lessons import LESSON_FOR_LABEL
-from handlers import texts
+from handlers import restart, texts, throttle
 from handlers.context import AppContext, Services, install_services
 from handlers.jobs import restore_jobs
 from handlers.routes import register_handlers
 from inference.queue import AnalysisQueue
 from storage import accounts as account_collections
+from storage.chats import BlockedChats
 from storage.digitized import DigitizedStore
 from storage.history import AnalysisHistory
+from storage.inflight import InFlightAnalyses
+from storage.limits import Rate, TokenBuckets
 from storage.mongo import Database, connect
 from storage.practice import CaseStore, PracticeStore, ReminderStore
 
@@ -94,9 +100,12 @@ class BotRuntime:
     """Everything one running bot needs, started and stopped in the right order."""
 
     def __init__(
-        self, settings: Settings, *, clock: Clock | None = None, poll_timeout: float = 10, warm_model: bool = False
+        self, settings: Settings, *, clock: Clock | None = None, poll_timeout: float = 10, warm_model: bool = False,
+        telegram_limits: TelegramLimits = PRODUCTION, message_rate: Rate = throttle.MESSAGE_RATE,
     ) -> None:
         self.settings = settings
+        self.telegram_limits = telegram_limits  # Telegram's sending limits (tests may relax them)
+        self.message_rate = message_rate  # each Telegram user's (tests may relax it)
         self.warm_model = warm_model
         self.clock = clock or SystemClock()
         self.poll_timeout = poll_timeout
@@ -108,6 +117,8 @@ class BotRuntime:
         self._client: AsyncMongoClient | None = None
         self._bot_username = ""
         self._mail_sender: asyncio.Task | None = None  # the mail outbox's sender (accounts.outbox)
+        self._election: LeaderElection | None = None
+        self._webhook: WebhookServer | None = None
 
     @property
     def outbox(self) -> EmbeddedOutbox | None:
@@ -136,8 +147,10 @@ class BotRuntime:
         mailer = await self._start_mailer()
         accounts = AccountService(db, mailer, self.clock, resolve_jwt_secret(self.settings), deep_link=self._deep_link)
         history, digitized, cases = AnalysisHistory(db), DigitizedStore(db), CaseStore(db)
-        for store in (history, digitized, cases):
+        rate_limits, in_flight, blocked = TokenBuckets(db), InFlightAnalyses(db), BlockedChats(db)
+        for store in (history, digitized, cases, rate_limits, in_flight):
             await store.ensure_indexes()
+        await blocked.load()
         return Services(
             accounts=accounts,
             clock=self.clock,
@@ -149,7 +162,23 @@ class BotRuntime:
             cases=cases,
             reminders=ReminderStore(db),
             lesson_for_label=dict(LESSON_FOR_LABEL),
+            rate_limits=rate_limits,
+            message_rate=self.message_rate,
+            rate_clock=SystemClock(),
+            in_flight=in_flight,
+            blocked_chats=blocked,
+            remote_analyses=self._remote_analyses(),
         )
+
+    def _remote_analyses(self):
+        """The workers' queue (Celery over Redis) when ANALYSIS_BROKER_URL is set, else None: the bot's own
+        `AnalysisQueue` analyses."""
+        if not self.settings.analysis_broker_url:
+            return None
+        from workers.client import RemoteAnalyses
+
+        log.info("analyses go to the workers (ANALYSIS_BROKER_URL)")
+        return RemoteAnalyses(self.settings.analysis_broker_url)
 
     # --- lifecycle ------------------------------------------------------------------------------
     async def start(self) -> None:
@@ -159,20 +188,78 @@ class BotRuntime:
         log_redaction.install([*self.settings.secrets(), resolve_jwt_secret(self.settings)])
         db = await self._start_database()
         self.services = await self._build_services(db)
+        if self.settings.webhook_url:  # health endpoints on every process, updates taken by the leader only
+            self._webhook = WebhookServer(
+                url=self.settings.webhook_url, secret=self.settings.webhook_secret or "",
+                listen=self.settings.webhook_listen, port=self.settings.webhook_port,
+                application=lambda: self.application, checks=self._readiness_checks())
+            await self._webhook.start()
+        # active / standby (bot/lease.py): only the lease holder polls, runs the jobs and sends the mail
+        self._election = LeaderElection(Lease(db, holder_id(), ttl=self.settings.lease_ttl),
+                                        on_elected=self._activate, on_lost=self._deactivate)
+        if not await self._election.try_once():
+            log.info("another bot process holds the lease: this one is a standby")
+        self._election.start()
+
+    async def _activate(self) -> None:
+        """This process became the leader: the application is built now, so the persistence is read fresh
+        (conversations, user data), the jobs are restored from the database as at a fresh start, and
+        polling starts."""
+        db = self.db
         self.application = self._build_application(db)
         install_services(self.application, self.services)
         await self.application.initialize()
         self._bot_username = self.application.bot.username
         await self.application.bot.set_my_commands([BotCommand(c, d) for c, d in texts.COMMANDS])
         await restore_jobs(self.application)
+        leftovers = await restart.collect(self.application)  # before polling: only the last run's
         self._mail_sender = asyncio.create_task(self.services.accounts.outbox.run(self.services.accounts.mailer))
         await self.application.start()
-        await self.application.updater.start_polling(
-            poll_interval=0, timeout=self.poll_timeout, drop_pending_updates=False
-        )
-        if self.warm_model:
+        if self._webhook is not None:  # Telegram POSTs to WEBHOOK_URL, through the load balancer, to the leader
+            await self.application.bot.set_webhook(self.settings.webhook_url, secret_token=self.settings.webhook_secret,
+                                                   allowed_updates=Update.ALL_TYPES, drop_pending_updates=False)
+        else:
+            await self.application.updater.start_polling(
+                poll_interval=0, timeout=self.poll_timeout, drop_pending_updates=False
+            )
+        self.application.create_task(restart.announce(self.application, leftovers))  # paced, in the background
+        if self.warm_model and self.services.remote_analyses is None:  # with workers, the models live there
             self.application.create_task(self._warm_model())
-        log.info("bot @%s is running", self._bot_username)
+        log.info("bot @%s is running (the leader)", self._bot_username)
+
+    def _readiness_checks(self) -> dict:
+        """/readyz: the database answers a ping; with workers, Redis does too."""
+
+        async def database() -> bool:
+            await self.db.command("ping")
+            return True
+
+        checks = {"database": database}
+        remote = self.services.remote_analyses if self.services else None
+        if remote is not None:
+            async def broker() -> bool:
+                return await asyncio.to_thread(remote.ping)
+
+            checks["broker"] = broker
+        return checks
+
+    async def _deactivate(self) -> None:
+        """The lease is lost (or the bot stops): no more polling, jobs or mail from this process."""
+        if self._mail_sender is not None:
+            self._mail_sender.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await self._mail_sender
+            self._mail_sender = None
+        app = self.application
+        if app is not None:
+            with contextlib.suppress(Exception):
+                if app.updater and app.updater.running:
+                    await app.updater.stop()
+            with contextlib.suppress(Exception):
+                if app.running:
+                    await app.stop()
+            with contextlib.suppress(Exception):
+                await app.shutdown()
 
     async def _warm_model(self) -> None:
         """Load the models in the analysis pool right away, so the first user doesn't wait for them.
@@ -206,6 +293,7 @@ class BotRuntime:
             .base_file_url(self.settings.bot_api_file_url)
             .persistence(MongoPersistence(db))
             .concurrent_updates(PerChatUpdateProcessor())
+            .rate_limiter(ChatRateLimiter(self.telegram_limits))
             .defaults(Defaults(parse_mode=ParseMode.HTML))
             .context_types(ContextTypes(context=AppContext))
             .get_updates_read_timeout(self.poll_timeout + 5)
@@ -215,23 +303,19 @@ class BotRuntime:
         return application
 
     async def stop(self) -> None:
-        if self._mail_sender is not None:
-            self._mail_sender.cancel()
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await self._mail_sender
-            self._mail_sender = None
-        app = self.application
-        if app is not None:
-            with contextlib.suppress(Exception):
-                if app.updater and app.updater.running:
-                    await app.updater.stop()
-            with contextlib.suppress(Exception):
-                if app.running:
-                    await app.stop()
-            with contextlib.suppress(Exception):
-                await app.shutdown()
+        if self._election is not None:
+            await self._election.halt()
+        await self._deactivate()
+        if self._election is not None:
+            await self._election.stop()  # the lease is given up only once nothing runs here any more
+            self._election = None
+        if self._webhook is not None:
+            await self._webhook.stop()
+            self._webhook = None
         if self.services is not None:
             self.services.analysis_queue.shutdown()
+            if self.services.remote_analyses is not None:
+                self.services.remote_analyses.close()
         if self._client is not None:
             await self._client.close()
         if self._outbox is not None:

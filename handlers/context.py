@@ -16,12 +16,16 @@ from telegram.ext import Application, CallbackContext, ExtBot
 from accounts.clock import Clock
 from accounts.service import AccountService
 from inference.queue import AnalysisQueue
+from storage.chats import BlockedChats
 from storage.digitized import DigitizedStore
 from storage.history import AnalysisHistory
+from storage.inflight import InFlightAnalyses
+from storage.limits import Rate, TokenBuckets
 from storage.practice import CaseStore, PracticeStore, ReminderStore
 
 if TYPE_CHECKING:
     from inference.analysis import Analysis
+    from workers.client import RemoteAnalyses
 
 _SERVICES = "services"  # the bot_data key; nothing else spells it
 
@@ -38,7 +42,13 @@ class Services:
     cases: CaseStore
     reminders: ReminderStore
     lesson_for_label: dict[str, str]  # diagnosis label -> lesson slug ("Explain this diagnosis")
+    rate_limits: TokenBuckets  # per-user limits (handlers.throttle), in MongoDB
+    message_rate: Rate  # a Telegram user's messages (handlers.throttle.MESSAGE_RATE; tests may relax it)
+    rate_clock: Clock  # real time for the rate limits, even where `clock` is a test's manual clock
+    in_flight: InFlightAnalyses  # confirmed analyses not yet answered (told after a restart)
+    blocked_chats: BlockedChats  # chats that blocked the bot: not notified again
     figure_file_ids: dict[str, str] = field(default_factory=dict)  # figure name -> Telegram file_id once sent
+    remote_analyses: RemoteAnalyses | None = None  # the workers (ANALYSIS_BROKER_URL), else analysis_queue
 
 
 def install_services(application: Application, services: Services) -> None:

@@ -16,23 +16,29 @@ import html
 import logging
 import math
 import secrets
+import time
+from collections.abc import Awaitable, Callable
 from pathlib import PurePath
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Message, Update
 from telegram.constants import ChatAction
-from telegram.error import TelegramError
+from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TelegramError
+from telegram.ext import Application
 
 from accounts.models import Role, Session
 from handlers import texts
 from handlers.access import require_login
 from handlers.callbacks import ExportDigitized, OpenLesson, PreviewAction
-from handlers.context import AppContext
-from handlers.limits import MAX_DOWNLOAD_BYTES, PREVIEW_TTL, SMALL_PHOTO_PX
-from handlers.steps import is_readable_image, reply
+from handlers.context import AppContext, services_of
+from handlers.limits import DELIVERY_MAX_BACKOFF, MAX_DOWNLOAD_BYTES, PREVIEW_TTL, PROGRESS_EDIT_INTERVAL, SMALL_PHOTO_PX
+from handlers.remote_analysis import analyse_remotely
+from handlers.steps import reply
+from inference.image_io import ImageRejected, check_image, preview_jpeg
 from inference.labels import DISPLAY_NAMES
 from inference.queue import QueueFull
 from storage.history import AnalysisRecord
+from storage.inflight import InFlight
 from storage.mongo import sha256_hex
 
 if TYPE_CHECKING:
@@ -51,7 +57,7 @@ BAR_WIDTH = 10
 @require_login
 async def receive_photo(update: Update, context: AppContext, session: Session) -> None:
     photo = update.message.photo[-1]
-    await _preview(update, context, photo.file_id, kind="photo")
+    await _preview(update, context, photo.file_id, kind="photo", picture=photo.file_id)
     longest = max(photo.width, photo.height)
     if longest < SMALL_PHOTO_PX:
         await reply(update, texts.PHOTO_TOO_SMALL.format(width=photo.width, height=photo.height))
@@ -72,7 +78,25 @@ async def receive_document(update: Update, context: AppContext, session: Session
     if document.file_size and document.file_size > MAX_DOWNLOAD_BYTES:
         await reply(update, texts.FILE_TOO_LARGE.format(size_mb=document.file_size / 1024 / 1024))
         return
-    await _preview(update, context, document.file_id, kind="document")
+    # The preview shows the picture itself (a file would show as a file): downloaded, checked against the
+    # image limits before anything is decoded, shrunk, sent as a photo. The original file is what Confirm
+    # analyses.
+    try:
+        data = await _fetch(context, document.file_id)
+    except TelegramError as exc:
+        log.warning("ECG download for the preview failed: %s", exc)
+        await reply(update, texts.DOWNLOAD_FAILED)
+        return
+    try:
+        picture = await asyncio.to_thread(preview_jpeg, data)
+    except ImageRejected as exc:
+        await reply(update, image_refused_text(exc))
+        return
+    await _preview(update, context, document.file_id, kind="document", picture=picture)
+
+
+def image_refused_text(exc: ImageRejected) -> str:
+    return texts.IMAGE_REFUSED.format(details=refusal_text(exc.code, exc.detail))
 
 
 def _preview_keyboard(preview_id: str) -> InlineKeyboardMarkup:
@@ -86,8 +110,9 @@ def _preview_keyboard(preview_id: str) -> InlineKeyboardMarkup:
     )
 
 
-async def _preview(update: Update, context: AppContext, file_id: str, kind: str) -> None:
-    """Show the image back with Confirm / Cancel; a newer image replaces a waiting one."""
+async def _preview(update: Update, context: AppContext, file_id: str, kind: str, picture: str | bytes) -> None:
+    """Show the picture back as a photo with Confirm / Cancel (`picture`: a photo's file id, or a JPEG);
+    `file_id` is what Confirm analyses. A newer image replaces a waiting one."""
     old = context.user_data.pop(PENDING, None)
     if old:
         await _retire_preview(context, update.effective_chat.id, old, texts.PREVIEW_REPLACED)
@@ -95,24 +120,30 @@ async def _preview(update: Update, context: AppContext, file_id: str, kind: str)
     preview_id = secrets.token_urlsafe(6)
     keyboard = _preview_keyboard(preview_id)
     chat = update.effective_chat
-    if kind == "photo":
-        message = await chat.send_photo(file_id, caption=texts.PREVIEW_CAPTION, reply_markup=keyboard)
-    else:
-        message = await chat.send_document(file_id, caption=texts.PREVIEW_CAPTION, reply_markup=keyboard)
-    now = context.services.clock.now()
-    context.user_data[PENDING] = {
+    message = await chat.send_photo(picture, caption=texts.PREVIEW_CAPTION, reply_markup=keyboard)
+    shown = message.photo[-1].file_id if message.photo else file_id
+    _keep_pending(context.application, context.user_data, chat.id, update.effective_user.id,
+                  preview_id, file_id, shown, kind, message.message_id)
+
+
+def _keep_pending(application: Application, user_data: dict, chat_id: int, telegram_id: int, preview_id: str,
+                  file_id: str, preview_file_id: str, kind: str, message_id: int) -> None:
+    """Remember the preview waiting for Confirm / Cancel (file ids only) and schedule its expiry."""
+    now = services_of(application).clock.now()
+    user_data[PENDING] = {
         "id": preview_id,
         "file_id": file_id,
+        "preview_file_id": preview_file_id,
         "kind": kind,
-        "message_id": message.message_id,
+        "message_id": message_id,
         "expires_at": (now + PREVIEW_TTL).timestamp(),
     }
-    context.job_queue.run_once(
+    application.job_queue.run_once(
         _expire_preview_job,
         when=PREVIEW_TTL,
         name=f"preview:{preview_id}",
-        chat_id=chat.id,
-        user_id=update.effective_user.id,
+        chat_id=chat_id,
+        user_id=telegram_id,
         data=preview_id,
     )
 
@@ -160,30 +191,55 @@ async def answer_preview(update: Update, context: AppContext) -> None:
 
 @require_login
 async def _confirmed(update: Update, context: AppContext, session: Session, pending: dict) -> None:
+    """The analysis, recorded as in flight until its answer is out: a bot killed meanwhile tells the user
+    at start-up and offers Confirm again (`offer_again`)."""
     await update.callback_query.answer()
     with contextlib.suppress(TelegramError):
         await update.callback_query.edit_message_reply_markup(None)
-    progress = await reply(update, texts.PROGRESS_DOWNLOADING)
+    services = context.services
+    record = InFlight(
+        id=pending["id"],
+        user_id=session.user_id,
+        telegram_id=update.effective_user.id,
+        chat_id=update.effective_chat.id,
+        file_id=pending["file_id"],
+        preview_file_id=pending.get("preview_file_id", pending["file_id"]),
+        kind=pending["kind"],
+        started_at=services.clock.now(),
+    )
+    await services.in_flight.start(record)
+    try:
+        await _analyse_confirmed(update, context, session, pending)
+    except Exception:
+        await services.in_flight.finish(record.id)
+        raise
+    # (cancelled by a shutdown: the record stays, and the user is told after the restart)
+    await services.in_flight.finish(record.id)
+
+
+async def _analyse_confirmed(update: Update, context: AppContext, session: Session, pending: dict) -> None:
+    services = context.services
+    progress = Progress(await reply(update, texts.PROGRESS_DOWNLOADING), texts.PROGRESS_DOWNLOADING)
     data = await _download(context, pending["file_id"], progress)
     if data is None:
         return
-    await _edit(progress, texts.PROGRESS_CHECKING)
-    if not await asyncio.to_thread(is_readable_image, data):
-        await _edit(progress, texts.UNREADABLE_IMAGE)
+    progress.show(texts.PROGRESS_CHECKING)
+    try:
+        await asyncio.to_thread(check_image, data)
+    except ImageRejected as exc:
+        await progress.final(image_refused_text(exc))
         return
-    outcome = await _analyse_with_progress(update, context, data, progress)
+    outcome = await _analyse_with_progress(update, context, data, progress,
+                                           analysis_id=f"{update.effective_chat.id}-{pending['id']}")
     if outcome is None:
         return
     result, heatmap = outcome.result, outcome.heatmap
     export_id = await _keep_digitized(context, session, outcome)
-    await _edit(progress, texts.PROGRESS_DONE)
-    await _send_result(update, context, session, result, heatmap, export_id)
-    if result.is_ecg and result.uncertain and pending["kind"] == "photo":
-        await reply(update, texts.PHOTO_TIP)  # an unclear photo: a file is the usual cure
-    await context.services.history.add(
+    # in /history before it is sent: a result that cannot be delivered at once is not lost
+    await services.history.add(
         session.user_id,
         AnalysisRecord(
-            created_at=context.services.clock.now(),
+            created_at=services.clock.now(),
             is_ecg=result.is_ecg,
             label=result.label,
             display_name=result.display_name,
@@ -192,6 +248,10 @@ async def _confirmed(update: Update, context: AppContext, session: Session, pend
             image_sha256=sha256_hex(data),
         ),
     )
+    await progress.final(texts.PROGRESS_DONE)
+    await _send_result(update, context, session, result, heatmap, export_id)
+    if result.is_ecg and result.uncertain and pending["kind"] == "photo":
+        await reply(update, texts.PHOTO_TIP)  # an unclear photo: a file is the usual cure
 
 
 async def _keep_digitized(context: AppContext, session: Session, outcome: Analysis) -> str | None:
@@ -209,22 +269,29 @@ async def _keep_digitized(context: AppContext, session: Session, outcome: Analys
         return None
 
 
-async def _download(context: AppContext, file_id: str, progress: Message) -> bytes | None:
+async def _fetch(context: AppContext, file_id: str) -> bytes:
+    telegram_file = await context.bot.get_file(file_id)
+    return bytes(await telegram_file.download_as_bytearray())
+
+
+async def _download(context: AppContext, file_id: str, progress: Progress) -> bytes | None:
     try:
-        telegram_file = await context.bot.get_file(file_id)
-        return bytes(await telegram_file.download_as_bytearray())
+        return await _fetch(context, file_id)
     except TelegramError as exc:
         log.warning("ECG download failed: %s", exc)
-        await _edit(progress, texts.DOWNLOAD_FAILED)
+        await progress.final(texts.DOWNLOAD_FAILED)
         return None
 
 
 async def _analyse_with_progress(update: Update, context: AppContext, data: bytes,
-                                 progress: Message) -> Analysis | None:
+                                 progress: Progress, analysis_id: str = "") -> Analysis | None:
     """Queue the analysis, show the place in the queue, then "analysing" with a chat action kept
     alive until the result is in. Returns the `inference.analysis.Analysis`, or None after telling
-    the user what went wrong."""
+    the user what went wrong. With workers (ANALYSIS_BROKER_URL): `handlers.remote_analysis`."""
     services = context.services
+    if services.remote_analyses is not None:
+        return await analyse_remotely(services.remote_analyses, analysis_id or secrets.token_hex(8), data, progress,
+                                      lambda: _keep_typing(update.effective_chat.id, context))
     loop = asyncio.get_running_loop()
     started = asyncio.Event()
 
@@ -234,24 +301,24 @@ async def _analyse_with_progress(update: Update, context: AppContext, data: byte
 
     async def on_position(position: int) -> None:
         if not started.is_set():
-            await _edit(progress, texts.PROGRESS_QUEUED.format(position=position))
+            progress.show(texts.PROGRESS_QUEUED.format(position=position))  # coalesced: see Progress
 
     async def show_analysing() -> None:
         await started.wait()
-        await _edit(progress, texts.PROGRESS_ANALYSING)
+        progress.show(texts.PROGRESS_ANALYSING)
         await _keep_typing(update.effective_chat.id, context)
 
     indicator = asyncio.create_task(show_analysing())
     try:
         return await services.analysis_queue.run(analyse, data, on_position=on_position)
     except QueueFull:
-        await _edit(progress, texts.QUEUE_FULL)
+        await progress.final(texts.QUEUE_FULL)
     except FileNotFoundError:
         log.error("diagnosis model file missing")
-        await _edit(progress, texts.MODEL_UNAVAILABLE)
+        await progress.final(texts.MODEL_UNAVAILABLE)
     except Exception:
         log.exception("analysis failed")
-        await _edit(progress, texts.ANALYSIS_FAILED)
+        await progress.final(texts.ANALYSIS_FAILED)
     finally:
         indicator.cancel()
     return None
@@ -268,6 +335,69 @@ async def _keep_typing(chat_id: int, context: AppContext) -> None:
 async def _edit(message: Message, text: str) -> None:
     with contextlib.suppress(TelegramError):  # "not modified" and the like are harmless here
         await message.edit_text(text)
+
+
+class Progress:
+    """One progress message, edited at most once per `PROGRESS_EDIT_INTERVAL` and only when its text
+    changes: `show` asks for a text (the latest asked wins, so a queue position that moved three times
+    in the interval costs one edit); `final` cancels what is pending and shows its text at once."""
+
+    def __init__(self, message: Message, text: str, interval: float = PROGRESS_EDIT_INTERVAL.total_seconds()) -> None:
+        self.message = message
+        self.interval = interval
+        self._shown = self._wanted = text
+        self._last = time.monotonic()
+        self._task: asyncio.Task | None = None
+
+    def show(self, text: str) -> None:
+        self._wanted = text
+        if self._wanted != self._shown and (self._task is None or self._task.done()):
+            self._task = asyncio.create_task(self._flush())
+
+    async def _flush(self) -> None:
+        while self._wanted != self._shown:
+            wait = self._last + self.interval - time.monotonic()
+            if wait > 0:
+                await asyncio.sleep(wait)
+                continue  # the wanted text may have changed meanwhile
+            text = self._wanted
+            self._shown, self._last = text, time.monotonic()
+            await _edit(self.message, text)
+
+    async def final(self, text: str) -> None:
+        if self._task is not None and not self._task.done():
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+        self._wanted = text
+        if text != self._shown:
+            self._shown, self._last = text, time.monotonic()
+            await _edit(self.message, text)
+
+
+async def deliver(context: AppContext, chat_id: int, send: Callable[[], Awaitable[Any]]) -> bool:
+    """Make one call that must reach the user (a result), however long Telegram or the network need:
+    RetryAfter is waited out, network errors and timeouts retried with back-off. False when the user
+    has blocked the bot (marked, not retried); a bad request is a bug and raised."""
+    backoff = 1.0
+    while True:
+        try:
+            await send()
+            return True
+        except RetryAfter as exc:
+            wait = exc.retry_after.total_seconds() if hasattr(exc.retry_after, "total_seconds") else float(exc.retry_after)
+            log.warning("result delayed: Telegram asked to wait %.1f s", wait)
+            await asyncio.sleep(wait + 0.1)
+        except Forbidden:
+            await context.services.blocked_chats.mark(chat_id, context.services.clock.now())
+            log.warning("result not delivered: the user blocked the bot")
+            return False
+        except BadRequest:
+            raise
+        except NetworkError as exc:  # TimedOut included
+            log.warning("result delayed by a network error (%s); retrying in %.0f s", type(exc).__name__, backoff)
+            await asyncio.sleep(backoff)
+            backoff = min(backoff * 2, DELIVERY_MAX_BACKOFF.total_seconds())
 
 
 # --- the result -----------------------------------------------------------------------------------
@@ -345,9 +475,8 @@ async def _send_result(update, context, session: Session, result, heatmap: bytes
                        export_id: str | None = None) -> None:
     chat = update.effective_chat
     if not result.is_ecg:
-        await chat.send_message(
-            f"<b>{texts.NOT_AN_ECG}</b>\n\n{refusal_text(result.reason_code, result.reason)}\n\n{texts.DISCLAIMER}"
-        )
+        text = f"<b>{texts.NOT_AN_ECG}</b>\n\n{refusal_text(result.reason_code, result.reason)}\n\n{texts.DISCLAIMER}"
+        await deliver(context, chat.id, lambda: chat.send_message(text))
         return
     chart = probability_chart(result.probabilities, DISPLAY_NAMES)
     if result.uncertain:
@@ -367,10 +496,13 @@ async def _send_result(update, context, session: Session, result, heatmap: bytes
     if export_id:
         rows.append([InlineKeyboardButton(texts.EXPORT_BUTTON, callback_data=ExportDigitized(export_id).pack())])
     markup = InlineKeyboardMarkup(rows) if rows else None
-    await chat.send_message(f"{text}\n\n{texts.DISCLAIMER}", reply_markup=markup)
+    if not await deliver(context, chat.id, lambda: chat.send_message(f"{text}\n\n{texts.DISCLAIMER}", reply_markup=markup)):
+        return
     if heatmap:
-        await chat.send_action(ChatAction.UPLOAD_PHOTO)
-        await chat.send_photo(heatmap, caption=texts.HEATMAP_CAPTION.format(name=result.display_name))
+        with contextlib.suppress(TelegramError):
+            await chat.send_action(ChatAction.UPLOAD_PHOTO)
+        caption = texts.HEATMAP_CAPTION.format(name=result.display_name)
+        await deliver(context, chat.id, lambda: chat.send_photo(heatmap, caption=caption))
 
 
 # --- the digitized ECG (PNG + CSV) ----------------------------------------------------------------
@@ -429,3 +561,18 @@ async def history(update: Update, context: AppContext, session: Session) -> None
             )
         )
     await reply(update, "\n".join(lines))
+
+
+# --- after a restart ----------------------------------------------------------------------------------
+async def offer_again(application: Application, record: InFlight) -> None:
+    """An analysis the bot was stopped in the middle of: the preview comes back (the same picture, kept by
+    its file id) saying so, with Confirm / Cancel, as a new pending preview of that user."""
+    preview_id = secrets.token_urlsafe(6)
+    message = await application.bot.send_photo(
+        record.chat_id, record.preview_file_id, caption=texts.ANALYSIS_INTERRUPTED,
+        reply_markup=_preview_keyboard(preview_id),
+    )
+    user_data = application.user_data[record.telegram_id]
+    _keep_pending(application, user_data, record.chat_id, record.telegram_id, preview_id, record.file_id,
+                  record.preview_file_id, record.kind, message.message_id)
+    application.mark_data_for_update_persistence(user_ids=[record.telegram_id])
