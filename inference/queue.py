@@ -52,7 +52,7 @@ class AnalysisQueue:
             raise QueueFull()
         ticket = asyncio.get_running_loop().create_future()
         self._waiting.append((ticket, on_position))
-        await self._tell(on_position, len(self._waiting))
+        await tell_progress(on_position, len(self._waiting))
         try:
             await ticket
         except asyncio.CancelledError:
@@ -67,18 +67,20 @@ class AnalysisQueue:
             ticket, _ = self._waiting.pop(0)
             ticket.set_result(None)  # the slot passes straight to the next caller
             for position, (_, callback) in enumerate(self._waiting, start=1):
-                asyncio.ensure_future(self._tell(callback, position))
+                asyncio.ensure_future(tell_progress(callback, position))
         else:
             self._running -= 1
 
-    @staticmethod
-    async def _tell(callback: PositionCallback | None, position: int) -> None:
-        if callback is None:
-            return
-        try:
-            await callback(position)
-        except Exception:  # a progress message that cannot be edited must not break the queue
-            log.warning("queue position update failed", exc_info=True)
-
     def shutdown(self) -> None:
         self._executor.shutdown(wait=False, cancel_futures=True)
+
+
+async def tell_progress(callback: Callable[[Any], Awaitable[Any]] | None, value: Any) -> None:
+    """Call a progress callback (a queue position, a stage); a progress message that cannot be edited
+    must not break the queue or the analysis."""
+    if callback is None:
+        return
+    try:
+        await callback(value)
+    except Exception:
+        log.warning("progress update failed", exc_info=True)

@@ -20,6 +20,7 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+from inference.queue import tell_progress
 from workers.payload import IMAGE_KEY, IMAGE_TTL, SUBMITTED_KEY, AnalysisFailed, decode
 
 log = logging.getLogger(__name__)
@@ -105,7 +106,7 @@ class RemoteAnalyses:
             if not told_down:
                 told_down = True
                 log.warning("analysis broker unreachable; analysis %s waits for it", analysis_id)
-                await _call(on_stage, "broker_down")
+                await tell_progress(on_stage, "broker_down")
             await asyncio.sleep(self.retry_interval)
 
         down_since = None
@@ -134,12 +135,12 @@ class RemoteAnalyses:
                 raise AnalysisFailed("error")
             if position is not None and position != last_position:
                 last_position = position
-                await _call(on_position, position)
+                await tell_progress(on_position, position)
             stage = info.get("stage") if state == "PROGRESS" and isinstance(info, dict) else \
                 ("started" if state == "STARTED" else None)
             if stage is not None and stage != last_stage:
                 last_stage = stage
-                await _call(on_stage, stage)
+                await tell_progress(on_stage, stage)
             if time.monotonic() - started > self.give_up_after:
                 raise AnalysisFailed("timeout")
             await asyncio.sleep(self.poll_interval)
@@ -149,12 +150,3 @@ class RemoteAnalyses:
             self.redis.close()
         except Exception:
             pass
-
-
-async def _call(callback, value) -> None:
-    if callback is None:
-        return
-    try:
-        await callback(value)
-    except Exception:  # a progress message that cannot be edited must not stop the analysis
-        log.warning("analysis progress update failed", exc_info=True)
