@@ -21,8 +21,10 @@ from handlers import texts
 from handlers.access import instructors_only
 from handlers.callbacks import CaseLabel, RemoveCase
 from handlers.context import AppContext
+from handlers.diagnosis import image_refused_text
 from handlers.limits import MAX_PHOTO_BYTES
-from handlers.steps import ANSWER, conversation, is_readable_image, reply, typed_text
+from handlers.steps import ANSWER, conversation, reply, typed_text
+from inference.image_io import ImageRejected, check_image
 from inference.labels import DISPLAY_NAMES, LABELS
 from storage.mongo import sha256_hex
 
@@ -66,8 +68,10 @@ async def receive_image(update: Update, context: AppContext) -> int:
         await reply(update, texts.ADDCASE_NOT_IMAGE)
         return CASE_IMAGE
     data = bytes(await (await context.bot.get_file(source.file_id)).download_as_bytearray())
-    if not await asyncio.to_thread(is_readable_image, data):
-        await reply(update, texts.ADDCASE_NOT_IMAGE)
+    try:  # the chat's own limits, from the header before anything is decoded: JPEG/PNG by content, size, shape
+        await asyncio.to_thread(check_image, data)
+    except ImageRejected as exc:
+        await reply(update, image_refused_text(exc))
         return CASE_IMAGE
     # Shown back as a photo: its file_id is what the quiz re-sends, whatever the instructor sent.
     shown = await update.effective_chat.send_photo(data, caption=texts.ADDCASE_ASK_LABEL, reply_markup=_label_keyboard())

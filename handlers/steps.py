@@ -5,7 +5,6 @@ and the one timeout (CONVERSATION_TIMEOUT without an answer ends it, drops its d
 from __future__ import annotations
 
 import asyncio
-import io
 import logging
 from collections.abc import Awaitable, Callable
 
@@ -177,15 +176,3 @@ def conversation(name: str, command: str, start: Step, states: dict[int, list[Ba
         persistent=True,
         conversation_timeout=CONVERSATION_TIMEOUT.total_seconds(),
     )
-
-
-def is_readable_image(data: bytes) -> bool:
-    """Whether Pillow can decode the bytes as an image (run it in a thread: it parses the file)."""
-    from PIL import Image, UnidentifiedImageError
-
-    try:
-        with Image.open(io.BytesIO(data)) as image:
-            image.verify()
-        return True
-    except (UnidentifiedImageError, OSError, ValueError, SyntaxError):
-        return False

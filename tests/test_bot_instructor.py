@@ -10,6 +10,8 @@ import io
 from bot import cli
 from storage.practice import CASES
 from handlers import texts
+from handlers.diagnosis import image_refused_text
+from inference.image_io import ImageRejected
 from inference.labels import DISPLAY_NAMES
 
 
@@ -61,6 +63,31 @@ async def _case_question(user, attempts=25):
     raise AssertionError("no case question in %d tries" % attempts)
 
 
+async def test_addcase_refuses_bombs_and_disguised_formats_with_the_chats_message_and_stores_nothing(harness):
+    """/addcase checks an upload with the diagnosis's header limits (inference.image_io.check_image) and
+    says why in the same words; nothing is shown back, kept or stored, and the next good image is taken."""
+    from test_image_limits import encoded, png_claiming
+
+    ines = await _account(harness, 4001, "ines", role="Healthcare professional", instructor=True)
+    await ines.send_text("/addcase")
+    await ines.wait_for_text("ECG image")
+    for data, name, mime, code in (
+        (png_claiming(60_000, 60_000), "ecg.png", "image/png", "too_large"),  # a decompression bomb of 60 bytes
+        (encoded("TIFF"), "ecg.jpg", "image/jpeg", "not_image"),  # the content decides, not the name
+    ):
+        await ines.send_document(data, name, mime)
+        refused = await ines.wait_for()
+        assert refused.raw_text == image_refused_text(ImageRejected(code, "")), name
+    assert not any(m.kind == "photo" for m in ines.bot_messages())  # no label question shown
+    assert await harness.db[CASES].count_documents({}) == 0
+    await ines.send_document(_png(), "ecg.png", "image/png")  # still waiting for the image
+    ask = await ines.wait_for(lambda m: m.kind == "photo")
+    assert ask.raw_caption == texts.ADDCASE_ASK_LABEL
+    await ines.send_text("/cancel")
+    await ines.wait_for()
+    assert await harness.db[CASES].count_documents({}) == 0
+
+
 async def test_addcase_list_answer_counts_and_removal(harness):
     ines = await _account(harness, 4001, "ines", role="Healthcare professional", instructor=True)
     image = _png()
@@ -70,7 +97,7 @@ async def test_addcase_list_answer_counts_and_removal(harness):
     await ines.send_text("here it comes")
     assert (await ines.wait_for()).raw_text == texts.ADDCASE_NOT_IMAGE
     await ines.send_document(b"not an image", "ecg.png", "image/png")
-    assert (await ines.wait_for()).raw_text == texts.ADDCASE_NOT_IMAGE
+    assert (await ines.wait_for()).raw_text == image_refused_text(ImageRejected("not_image", ""))
     await ines.send_document(image, "ecg.png", "image/png")
     ask = await ines.wait_for(lambda m: m.kind == "photo")
     await ines.send_text("MI")
