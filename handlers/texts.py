@@ -237,7 +237,6 @@ PROGRESS_QUEUED = "✅ Downloaded\n✅ Checked\n⏳ Waiting for the analyser —
 PROGRESS_ANALYSING = "✅ Downloaded\n✅ Checked\n⏳ Analysing the ECG…"
 PROGRESS_DONE = "✅ Downloaded\n✅ Checked\n✅ Analysed"
 DOWNLOAD_FAILED = "⚠️ I couldn't download the image from Telegram. Please send it again."
-UNREADABLE_IMAGE = "⚠️ I can't read this file as an image. " + ACCEPTED_FORMATS
 IMAGE_REFUSED = "⚠️ I can't analyse this image.\n\n{details}"
 ANALYSIS_INTERRUPTED = ("⚠️ I was restarted while analysing this ECG, so its analysis was interrupted. "
                         "Press Confirm to analyse it again.")
