@@ -12,7 +12,7 @@ import uuid
 import pytest
 import pytest_asyncio
 
-from _redis import RedisServer, Worker
+from _processes import RedisServer, Worker
 from conftest import BotHarness
 from handlers import remote_analysis, texts
 from test_bot_diagnosis import image_bytes, preview_of

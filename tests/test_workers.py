@@ -14,7 +14,7 @@ import pytest
 import redis
 from PIL import Image
 
-from _redis import RedisServer, Worker
+from _processes import RedisServer, Worker
 from workers.client import BrokerUnavailable, RemoteAnalyses
 from workers.payload import ATTEMPTS_KEY, RESULT_KEY, AnalysisFailed
 
