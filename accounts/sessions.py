@@ -236,6 +236,18 @@ class Sessions(AccountsBase):
         """Record that the user was told their session ended."""
         await self._sessions.update_one({"_id": session_id}, {"$set": {"notified": True}})
 
+    async def claim_notice(self, session_id: str) -> bool:
+        """Take the right to tell this session's user that it ended: one conditional update, True for exactly
+        one caller (a job, a restart's or a new leader's announcement), so the notice goes out at most once.
+        (`notified` is a boolean written by insert and 0/1 once nx-27017's `$set` wrote it: both match.)"""
+        taken = await self._sessions.update_one({"_id": session_id, "notified": {"$in": [False, 0]}},
+                                                {"$set": {"notified": True}})
+        return bool(taken.matched_count)
+
+    async def release_notice(self, session_id: str) -> None:
+        """A claimed notice could not be sent (Telegram failed for now): the next start tries again."""
+        await self._sessions.update_one({"_id": session_id}, {"$set": {"notified": False}})
+
     async def unnotified_ended_sessions(self) -> list[Session]:
         """Sessions ended by expiry, reset or a password change whose user was not told yet (mark_notified not called)."""
         docs = self._sessions.find({"state": "ended"}).sort("ended_at", 1)

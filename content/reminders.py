@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 import zoneinfo
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from functools import lru_cache
 
 HHMM_RE = re.compile(r"^([01]?\d|2[0-3]):([0-5]\d)$")
@@ -18,6 +19,22 @@ class Reminder:
     hour: int
     minute: int
     tz: str = "UTC"  # an IANA time-zone name; the job follows its daylight-saving changes
+    set_at: int = 0  # epoch ms when the user chose this time (occurrences before it were never due)
+    last_sent_day: int = 0  # the local date (proleptic ordinal) of the last occurrence claimed for sending
+
+    def latest_due(self, now: datetime) -> datetime:
+        """The latest occurrence at or before `now` (aware, in the reminder's zone)."""
+        local = now.astimezone(self.zone)
+        due = local.replace(hour=self.hour, minute=self.minute, second=0, microsecond=0)
+        if due > local:
+            due = (local - timedelta(days=1)).replace(hour=self.hour, minute=self.minute, second=0, microsecond=0)
+        return due
+
+    @staticmethod
+    def occurrence_key(due: datetime) -> int:
+        """What marks one occurrence as sent: its local date (one reminder a day), as a day number (an ISO
+        date string would be compared as a date by nx-27017's queries: `storage.mongo`)."""
+        return due.date().toordinal()
 
     @property
     def hhmm(self) -> str:

@@ -138,6 +138,7 @@ async def remind(update: Update, context: AppContext, session: Session) -> None:
     if tz is None:
         await reply(update, texts.REMIND_BAD_ZONE.format(zone=html.escape(zone_text)))
         return
-    reminder = await store.set(session.user_id, update.effective_user.id, update.effective_chat.id, *parsed, tz)
+    reminder = await store.set(session.user_id, update.effective_user.id, update.effective_chat.id, *parsed, tz,
+                               now=context.services.clock.now())
     schedule_reminder(context.application, reminder)
     await reply(update, texts.REMIND_SET.format(time=reminder.hhmm, tz=reminder.tz))

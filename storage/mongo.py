@@ -14,6 +14,8 @@ Portability rules found by testing nx-27017 0.8.1:
   (not explicit nulls) while `find({"f": None})` returns both, and `{"f": {"$ne": None}}` returns documents
   that lack `f`. So no query filters on null/None: records carry an explicit string `state`
   ("open"/"ended", "active"/"used"/"revoked"/"voided") and the *_at fields are informational only.
+- Strings that look like ISO dates are compared as dates in queries there: `{"f": {"$ne": "2020-01-01"}}`
+  does not match a document with `f: ""`. Keys compared in filters are integers or plain words.
 - Index names passed to create_index are ignored (nx names them `idx_<collection>_<field>`).
 - A unique index violation raises `pymongo.errors.DuplicateKeyError` (code 11000) on both, for inserts
   and for updates; no upserts: a record is read first, then inserted or updated.

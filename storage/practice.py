@@ -4,7 +4,7 @@ gave to those cases (counts, never names) and daily reminders."""
 from __future__ import annotations
 
 import secrets
-from datetime import datetime
+from datetime import datetime, timezone
 
 from pymongo.errors import DuplicateKeyError
 
@@ -174,20 +174,26 @@ class CaseStore:
 
 def _reminder(doc: dict) -> Reminder:
     return Reminder(doc["_id"], int(doc["telegram_id"]), int(doc["chat_id"]), int(doc["hour"]), int(doc["minute"]),
-                    doc.get("tz") or "UTC")
+                    doc.get("tz") or "UTC", set_at=int(doc.get("set_at") or 0),
+                    last_sent_day=int(doc.get("last_sent_day") or 0))
 
 
 @translate_errors
 class ReminderStore:
-    """One daily reminder per account, at HH:MM in the user's time zone."""
+    """One daily reminder per account, at HH:MM in the user's time zone.
+
+    Each occurrence is sent at most once, whichever bot process (leader before or after a takeover) or job
+    tries: `claim` takes it with one conditional update before anything is sent (`handlers.jobs`)."""
 
     def __init__(self, db: Database) -> None:
         self._reminders = db[REMINDERS]
 
     async def set(self, user_id: str, telegram_id: int, chat_id: int, hour: int, minute: int,
-                  tz: str = "UTC") -> Reminder:
+                  tz: str = "UTC", *, now: datetime | None = None) -> Reminder:
+        """A new time: `now` (when it was chosen) keeps an occurrence already past from being caught up."""
+        now = now or datetime.now(timezone.utc)
         fields = {"telegram_id": int(telegram_id), "chat_id": int(chat_id), "hour": int(hour), "minute": int(minute),
-                  "tz": tz}
+                  "tz": tz, "set_at": to_ms(now), "last_sent_day": 0}
         if await self._reminders.find_one({"_id": user_id}) is None:
             try:
                 await self._reminders.insert_one({"_id": user_id, **fields})
@@ -206,3 +212,9 @@ class ReminderStore:
 
     async def all(self) -> list[Reminder]:
         return [_reminder(d) async for d in self._reminders.find({})]
+
+    async def claim(self, user_id: str, occurrence: int) -> bool:
+        """Take the right to send this occurrence (`Reminder.occurrence_key`): True for exactly one caller."""
+        taken = await self._reminders.update_one({"_id": user_id, "last_sent_day": {"$ne": int(occurrence)}},
+                                                 {"$set": {"last_sent_day": int(occurrence)}})
+        return bool(taken.matched_count)
