@@ -18,6 +18,12 @@ for and are ten to a hundred times faster than the same in NumPy):
 3. **Curl and lens barrel**: what is left of the zero lines' bend is removed by a smooth vertical
    displacement field, interpolated between the rows, in the same remap as the homography.
 
+4. **Registered again** when the pulses are still not at the rows' starts (an outline that took in a
+   strip of the desk, lost a corner under a hand, or put the page upside down): the header's rule —
+   the page's one long straight stroke — tells which way up the page lies (above the four rows or
+   below them), and the rule and rows together give the scale and shift, on a warp that reaches past
+   the outline (`_register`). Kept only when the page's orientation then shows (`_reregistered`).
+
 The result says what went wrong when the picture cannot be read: no sheet, the sheet cut off by the
 frame, too small, too dark or too blurred — so the user can be told how to retake it.
 """
@@ -299,6 +305,89 @@ def _reframe(image: np.ndarray, quad: np.ndarray) -> np.ndarray | None:
     return cv2.perspectiveTransform(_canonical_corners().reshape(-1, 1, 2), np.linalg.inv(h)).reshape(4, 2)
 
 
+RULE_Y = 101.5  # the header's double rule on the canonical page
+REGISTER_MARGIN = 0.2  # share of the page's size `_register` looks beyond the rough outline, each side
+RULE_MIN_LEN = 100  # px at 1/SMALL: a straight horizontal stroke this long is the header's rule (a trace
+# row's flat stretch between beats is under 40 px there even at 40 bpm)
+
+
+def _register(image: np.ndarray, quad: np.ndarray) -> np.ndarray | None:
+    """The page's outline from a rough, perhaps upside-down one whose rows lie far from their places
+    (more than `_reframe` searches: an outline that took in a strip of the desk, or lost a corner
+    under a hand). Which way up: the header's rule — the one long straight horizontal stroke — lies
+    above the four trace rows on the page the right way up, below them on a page turned 180 degrees.
+    Where: the four rows and the rule fitted together (scale and shift) to their heights on the
+    layout, on a warp that reaches beyond the outline; the rows' ends give the horizontal scale. None
+    when no rows are found."""
+    m = REGISTER_MARGIN
+    w, h = L.PAGE_W // SMALL, L.PAGE_H // SMALL
+    ox, oy = round(m * w), round(m * h)
+    to_canvas = np.array([[1.0 / SMALL, 0, ox], [0, 1.0 / SMALL, oy], [0, 0, 1]])
+    h0 = cv2.getPerspectiveTransform(np.asarray(quad, np.float32), _canonical_corners())
+    canvas = cv2.warpPerspective(image, to_canvas @ h0, (w + 2 * ox, h + 2 * oy), flags=cv2.INTER_AREA,
+                                 borderMode=cv2.BORDER_CONSTANT, borderValue=(255, 255, 255))
+    ink = _long_strokes(_ink_mask(np.ascontiguousarray(canvas[..., 0]), 5), 8)
+    lines = cv2.morphologyEx(ink.astype(np.uint8), cv2.MORPH_OPEN, np.ones((1, RULE_MIN_LEN), np.uint8)) > 0
+    rows_ink = ink & ~cv2.dilate(lines.astype(np.uint8), np.ones((3, 1), np.uint8)).astype(bool)
+    smooth = np.ones(3) / 3
+    row_prof = np.convolve(rows_ink.sum(axis=1).astype(np.float32), smooth, mode="same")
+    line_prof = np.convolve(lines.sum(axis=1).astype(np.float32), smooth, mode="same")
+    if row_prof.sum() <= 0:
+        return None
+    flipped = False
+    if line_prof.max() >= RULE_MIN_LEN:
+        rule_y = float(np.argmax(line_prof))
+        centre = float(np.dot(np.arange(len(row_prof)), row_prof) / row_prof.sum())
+        flipped = rule_y > centre
+    if flipped:  # look at the canvas turned 180 degrees: the page the right way up
+        rows_ink, row_prof, line_prof = rows_ink[::-1, ::-1], row_prof[::-1], line_prof[::-1]
+    n = len(row_prof)
+    marks = np.r_[RULE_Y, L.BASELINE_Y] / SMALL
+    shifts = np.arange(-oy - 40, oy + 41)
+    best = (0.0, 1.0, 0.0)
+    for sc in np.arange(0.6, 1.5, 0.01):
+        idx = np.round(marks[None, :] * sc + oy + shifts[:, None]).astype(int)
+        ok = (idx >= 0) & (idx < n)
+        rows_v = np.where(ok[:, 1:], row_prof[np.clip(idx[:, 1:], 0, n - 1)], 0.0)
+        rule_v = np.where(ok[:, 0], line_prof[np.clip(idx[:, 0], 0, n - 1)], 0.0)
+        # all four rows (the weakest counts twice: three rows and the rule must not pass for four)
+        score = rows_v.sum(axis=1) + 2.0 * rows_v.min(axis=1) + rule_v
+        k = int(score.argmax())
+        if score[k] > best[0]:
+            best = (float(score[k]), float(sc), float(shifts[k]))
+    _, sc, sh = best
+    if best[0] <= 0:
+        return None
+    band = np.zeros_like(rows_ink)
+    half = max(2, int(0.3 * L.ROW_PITCH / SMALL * sc))
+    for y in np.array(L.BASELINE_Y) / SMALL * sc + oy + sh:
+        band[max(0, int(y) - half):int(y) + half + 1] = True
+    cols = np.convolve((rows_ink & band).sum(axis=0).astype(np.float32), np.ones(5) / 5, mode="same")
+    on = cv2.morphologyEx((cols > 0.5).astype(np.uint8)[None], cv2.MORPH_CLOSE, np.ones((1, 7), np.uint8))[0]
+    edges = np.diff(np.r_[0, on, 0].astype(np.int8))
+    starts, ends = np.where(edges == 1)[0], np.where(edges == -1)[0]
+    if len(starts) == 0:
+        return None
+    k = int((ends - starts).argmax())
+    if ends[k] - starts[k] < 50:
+        return None
+    # canvas (the right way up) -> canonical page: x from the rows' ends, y from the fitted scale/shift
+    x0, x1 = (starts[k] - ox) * SMALL, (ends[k] - ox) * SMALL
+    ax = (ROWS_X[1] - ROWS_X[0]) / max(x1 - x0, 1)
+    if not (0.6 < ax < 1.7):
+        return None
+    ay = 1.0 / sc
+    fit = np.array([[ax, 0, ROWS_X[0] - ax * x0], [0, ay, -sh * SMALL / sc], [0, 0, 1]])
+    # canonical <- canvas-upright (fit works in canvas-upright pixels less the margin, times SMALL)
+    canvas_to_canonical = fit @ np.array([[SMALL, 0, -ox * SMALL], [0, SMALL, -oy * SMALL], [0, 0, 1]])
+    flip = np.eye(3)
+    if flipped:
+        cw, ch = w + 2 * ox, h + 2 * oy
+        flip = np.array([[-1.0, 0, cw - 1], [0, -1.0, ch - 1], [0, 0, 1]])
+    hn = canvas_to_canonical @ flip @ to_canvas @ h0
+    return cv2.perspectiveTransform(_canonical_corners().reshape(-1, 1, 2), np.linalg.inv(hn)).reshape(4, 2)
+
+
 # --------------------------------------------------------------------------------------- refine
 def _row_x_map(ink: np.ndarray, row: int, y_obs: float) -> tuple[float, float] | None:
     """(a, b) with canonical x = a * observed x + b for one row, from its vertical landmarks
@@ -462,18 +551,48 @@ def _grid_box_part_inside(h: np.ndarray, shape: tuple[int, ...]) -> float:
 
 def header_rule_cover(page: np.ndarray) -> float:
     """How fully the header's double rule (y 98-105, x 60-1540) shows near the top of a rectified page:
-    the best share of the width that straight horizontal strokes cover at one height in the page's
-    top 300 px. Near 1 on a page the right way up; on a page turned 180 degrees the rule lies near the
-    bottom and the top holds the rhythm strip's and the footer's broken strokes (measured on the real
-    test pages' photos: upright pages mostly 0.75-1, pages read upside down at most 0.5)."""
+    the share of 14 stretches of the width in which a straight horizontal stroke lies on one line
+    across the top 300 px (a line, not one height: a photo's page may come out slightly tilted or
+    bent at the top, where no trace row pins it). Near 1 on a page the right way up; on a page turned
+    180 degrees the rule lies near the bottom and the top holds the rhythm strip's and the footer's
+    broken strokes (measured on the real test pages' photos: upright pages mostly 0.75-1, pages read
+    upside down at most 0.5)."""
     from inference.grid import ink_map
 
     top = np.ascontiguousarray(page[:300])
     ink = (ink_map(top) > 0.3).astype(np.uint8)
     # straight strokes only: a 61 px long horizontal opening drops letters, the grid's dots and waves
     hor = cv2.morphologyEx(ink, cv2.MORPH_OPEN, np.ones((1, 61), np.uint8))
-    hor = cv2.dilate(hor, np.ones((5, 1), np.uint8))  # a slightly tilted rule still counts at one height
-    return float(hor[:, 100:1500].mean(axis=1).max())
+    hor = cv2.dilate(hor, np.ones((5, 1), np.uint8))  # a slightly tilted stroke still counts at one height
+    points = []  # (stretch, x, y): the heights straight strokes cover in each stretch of the width
+    for k, a in enumerate(range(100, 1500, 100)):
+        prof = hor[:, a:a + 100].mean(axis=1)
+        peaks = np.where((prof >= RULE_STRETCH_COVER) & (prof >= np.maximum(np.r_[0, prof[:-1]], np.r_[prof[1:], 0])))[0]
+        points += [(k, a + 50.0, float(y)) for y in peaks]
+    # the line through the most stretches (any two points make a candidate), nearly level and near the
+    # rule's place: the paper's top edge against a dark desk, or a fold, makes other straight lines
+    best = 0
+    pts = np.array(points, float).reshape(-1, 3)
+    for i in range(len(pts)):
+        for j in range(i + 1, len(pts)):
+            if pts[i, 0] == pts[j, 0]:
+                continue
+            slope = (pts[j, 2] - pts[i, 2]) / (pts[j, 1] - pts[i, 1])
+            mid = pts[i, 2] + slope * (800.0 - pts[i, 1])
+            if abs(slope) > RULE_MAX_SLOPE or not RULE_BAND[0] <= mid <= RULE_BAND[1]:
+                continue
+            on = np.abs(pts[:, 2] - (pts[i, 2] + slope * (pts[:, 1] - pts[i, 1]))) <= 6
+            best = max(best, len(np.unique(pts[on, 0])))
+    if best == 0 and len(pts):  # a single stretch
+        best = int(np.any((pts[:, 2] >= RULE_BAND[0]) & (pts[:, 2] <= RULE_BAND[1])))
+    return best / 14.0
+
+
+RULE_MAX_SLOPE = 0.1  # the rule's tilt on a rectified photo (its top is extrapolated from the rows)
+RULE_BAND = (60.0, 140.0)  # px: where the rule's line may cross the page's middle (it is at 101.5; upside down,
+# the rhythm strip's flat baseline lies at 150)
+RULE_STRETCH_COVER = 0.8  # share of a stretch one straight stroke covers to count (the rule runs unbroken;
+# a trace's flat stretches are cut by its beats)
 
 
 # ---------------------------------------------------------------------------------------- public
@@ -561,6 +680,9 @@ def find_sheet(image: np.ndarray) -> Sheet:
         ht, paget, scoret = _rectified(image, h0t, structure_score(_warp_small(image, twin)))
         if _pulse_count(image, ht) > pulses:
             h, page, score, rot = ht, paget, scoret, (rot + 180) % 360
+            pulses = _pulse_count(image, h)
+    if pulses < 2:
+        h, page, score, rot = _reregistered(image, h, page, score, rot, pulses)
     corners = cv2.perspectiveTransform(_canonical_corners().reshape(-1, 1, 2), np.linalg.inv(h)).reshape(4, 2)
     sheet = Sheet(page=white_balanced(page), method=method, corners=corners, rotation=rot, score=score)
     return _judge(image, sheet, h)
@@ -578,6 +700,35 @@ def _rectified(image: np.ndarray, h0: np.ndarray, score0: float) -> tuple[np.nda
     if score < score0 - REFINE_TOLERANCE:
         return h0, _warp(image, h0), score0
     return h, page, score
+
+
+ORIENTED_RULE = 0.7  # `header_rule_cover` that shows a page the right way up (as `reading` requires)
+
+
+def _reregistered(image: np.ndarray, h: np.ndarray, page: np.ndarray, score: float, rot: int,
+                  pulses: int) -> tuple[np.ndarray, np.ndarray, float, int]:
+    """(homography, page, score, rotation): a page whose calibration pulses are not where the layout
+    has them — rectified upside down, or with its rows far from their places — registered again from
+    its outline by the header's rule and the rows (`_register`); kept when that shows the page's
+    orientation better (more pulses in place, else the header's rule across the top)."""
+    def key(p: int, pg: np.ndarray, s: float) -> tuple:
+        return p >= 2 or header_rule_cover(pg) >= ORIENTED_RULE, min(p, 2), s
+
+    if key(pulses, page, score)[0]:  # its orientation shows: its registration is the finer one
+        return h, page, score, rot
+    corners = cv2.perspectiveTransform(_canonical_corners().reshape(-1, 1, 2), np.linalg.inv(h)).reshape(4, 2)
+    quad = _register(image, corners)
+    if quad is None:
+        return h, page, score, rot
+    reframed = _reframe(image, quad)
+    quad = quad if reframed is None else reframed
+    h0 = cv2.getPerspectiveTransform(quad.astype(np.float32), _canonical_corners())
+    hr, pager, scorer = _rectified(image, h0, structure_score(_warp_small(image, quad)))
+    if key(_pulse_count(image, hr), pager, scorer) <= key(pulses, page, score):
+        return h, page, score, rot
+    # turned 180 degrees against the outline it came from when its top-left corner went to the other end
+    flipped = np.linalg.norm(quad[0] - corners[2]) < np.linalg.norm(quad[0] - corners[0])
+    return hr, pager, scorer, (rot + 180) % 360 if flipped else rot
 
 
 def white_balanced(page: np.ndarray) -> np.ndarray:

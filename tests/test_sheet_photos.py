@@ -104,3 +104,49 @@ def test_a_photo_is_never_read_upside_down(part, item, seed):
     # the found page's top-left corner is the printed page's, not its bottom-right one
     found, true = reading.sheet.corners, np.asarray(photo.corners)
     assert np.linalg.norm(found[0] - true[0]) < np.linalg.norm(found[0] - true[2])
+
+
+def test_an_outline_upside_down_and_off_its_rows_is_registered_again_by_the_rule_and_rows(pages):
+    # `_register`'s job: a rough outline turned 180 degrees whose rows lie far from their places (it
+    # took in a strip of the desk) -> the page the right way up, its rows near their places
+    from inference.sheet import _register
+
+    photo = render_photo(pages[1].image, 3)
+    true = np.asarray(photo.corners, np.float32)
+    centre = true.mean(axis=0)
+    rough = np.roll(centre + 1.15 * (true - centre) + np.array([25.0, -30.0]), 2, axis=0)
+    assert _registration_error(photo, rough) > 200  # upside down: nothing where it should be
+    found = _register(photo.image(), rough)
+    assert found is not None
+    assert np.linalg.norm(found[0] - true[0]) < np.linalg.norm(found[0] - true[2])  # the right way up
+    assert _registration_error(photo, found) < 25
+
+
+def test_the_header_rule_shows_which_way_up_a_page_is_even_tilted(pages):
+    from inference.sheet import header_rule_cover
+
+    page = pages[0].image
+    assert header_rule_cover(page) >= 0.9
+    assert header_rule_cover(np.ascontiguousarray(page[::-1, ::-1])) < 0.5
+    # the top of a rectified photo is extrapolated from its rows: it may come out tilted by degrees
+    m = cv2.getRotationMatrix2D((L.PAGE_W / 2, 600.0), 2.5, 1.0)
+    tilted = cv2.warpAffine(page, m, (L.PAGE_W, L.PAGE_H), borderValue=(255, 255, 255))
+    assert header_rule_cover(tilted) >= 0.7
+    assert header_rule_cover(np.ascontiguousarray(tilted[::-1, ::-1])) < 0.5
+
+
+# photos of real pages (train items, photo seeds) the sheet finder rectified upside down or with its
+# rows far from their places, then refused as "unoriented": registered again by the header's rule
+@pytest.mark.skipif(not SHARED.is_dir(), reason=f"ECG images not available at {SHARED}")
+@pytest.mark.parametrize("item, seed", [(55, 5055), (85, 5085), (96, 5096)])
+def test_a_photo_off_its_rows_or_upside_down_is_read_the_right_way_up(item, seed):
+    import json
+
+    from inference.image_io import load_image
+
+    name = json.loads(SPLIT.read_text())["train"][item]["name"]
+    photo = render_photo(load_image((SHARED / name).read_bytes()), seed)
+    reading = read_ecg(photo.jpeg)
+    assert reading.ok, reading.detail
+    found, true = reading.sheet.corners, np.asarray(photo.corners)
+    assert np.linalg.norm(found[0] - true[0]) < np.linalg.norm(found[0] - true[2])
