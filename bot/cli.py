@@ -109,7 +109,7 @@ def cmd_instructor(args: argparse.Namespace) -> int:
 
 # Subcommands with their own argument parsers; their modules (TensorFlow) load only when used.
 DELEGATED = {
-    "train": ("training.cli", "train_main", "train the ResNet50 classifier"),
+    "train": ("training.cli", "train_main", "train the diagnosis and heat-map models (the whole chain)"),
     "evaluate": ("training.cli", "evaluate_main", "evaluate a model and write a report"),
     "sandbox": ("bot.sandbox.main", "sandbox_main", "try the bot in a browser, no token needed: a local Telegram look-alike"),
     "predict": ("inference.cli", "predict_main", "classify ECG images: predict [--json] [--heatmap DIR] IMAGE..."),

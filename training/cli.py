@@ -1,9 +1,61 @@
-"""Command-line entry points: `ecg-bot train` / `python -m training` and `ecg-bot evaluate`."""
+"""Command-line entry points: `ecg-bot train` / `python -m training` and `ecg-bot evaluate`.
+
+`ecg-bot train` reproduces what the product ships, in order, within one time budget:
+
+1. `measure` — the diagnosis: every page read once (and a rendered phone photo of each; cached), the
+   measurement model cross-validated (5 folds x 3 repeats, the MI decision weight in nested folds), fitted
+   on all of train+val and tested once (`training.measure_model`; about 35 minutes on this CPU with
+   the readings to make, 20 with them cached);
+2. `image` — the heat map's lead-crop ResNet50 and its lead head (`training.train`), given what is left
+   of the budget (it stops after the epoch that passes it).
+
+`--stage signal` pre-trains the 1-D ResNet-50 on synthetic pathology (`training.resnet1d`): a study
+member that cross-validation has not shown to improve the diagnosis, so it is not shipped and not part of
+`all`. With `--install` the models go to `inference/model/` and the reports to `reports/`; without it,
+to the run folder.
+"""
 
 from __future__ import annotations
 
 import argparse
 import sys
+import time
+from pathlib import Path
+
+STAGES = ("measure", "image")  # `all`, in order
+IMAGE_MIN_MINUTES = 15.0  # below this much budget left the image model is not started
+IMAGE_OVERHEAD_MINUTES = 8.0  # crop cache and lead head, after the epochs the budget allows
+
+
+def run_measure(out: Path, folds: int, repeats: int, workers: int) -> int:
+    from training import measure_model
+
+    return measure_model.main(["--photos", "--folds", str(folds), "--repeats", str(repeats),
+                               "--workers", str(workers), "--out", str(out)])
+
+
+def run_image(cfg) -> None:
+    from training.train import train
+
+    train(cfg)
+
+
+def run_signal(out: Path) -> int:
+    from training import resnet1d
+
+    return resnet1d.main(["pretrain", "--out", str(out)])
+
+
+def install_image(run_dir: Path) -> None:
+    import shutil
+
+    from inference.lead_head import head_path
+    from inference.model_def import MODEL_FILE
+
+    shutil.copy(run_dir / "final.h5", MODEL_FILE)
+    shutil.copy(head_path(run_dir / "final.h5"), head_path(MODEL_FILE))
+    shutil.copy(run_dir / "history.json", MODEL_FILE.with_name("history.json"))
+    print(f"installed {MODEL_FILE}")
 
 
 def train_main(argv: list[str] | None = None) -> int:
@@ -11,49 +63,72 @@ def train_main(argv: list[str] | None = None) -> int:
     from training.train import Config
 
     d = Config()
-    ap = argparse.ArgumentParser(prog="ecg-bot train", description="Train the lead-crop ResNet50 ECG classifier.")
+    ap = argparse.ArgumentParser(prog="ecg-bot train", description="Train what the product ships: the diagnosis "
+                                 "(measurement model), then the heat map's ResNet50, within a time budget.")
+    ap.add_argument("--stage", choices=("all", "measure", "image", "signal"), default="all",
+                    help="all = measure, then image (default); signal = the 1-D ResNet's synthetic pre-training")
+    ap.add_argument("--budget-minutes", type=float, default=120.0, help="wall-clock budget of the whole run")
     ap.add_argument("--data", default=str(data.DEFAULT_DATA), help="folder with one sub-folder per class")
-    ap.add_argument("--out", default=d.out_dir, help="run folder for checkpoints and history (default: runs/train)")
-    ap.add_argument("--epochs", type=int, default=d.epochs)
-    ap.add_argument("--crops-per-page", type=int, default=d.crops_per_page)
-    ap.add_argument("--batch-size", type=int, default=d.batch_size)
-    ap.add_argument("--lr", type=float, default=d.lr)
-    ap.add_argument("--variants", type=int, default=d.variants, help="photo-distorted copies per training page")
-    ap.add_argument("--bn-momentum", type=float, default=d.bn_momentum)
-    ap.add_argument("--patience", type=int, default=d.patience)
-    ap.add_argument("--seed", type=int, default=d.seed)
-    ap.add_argument("--weights", default=None, help="local ResNet50 ImageNet weights file (no download)")
-    ap.add_argument("--max-minutes", type=float, default=d.max_minutes,
-                    help="stop after the epoch that passes this wall-clock budget (0: no limit)")
-    ap.add_argument("--limit-pages", type=int, default=None, help="use only N pages per split (smoke tests)")
-    ap.add_argument("--workers", type=int, default=d.workers)
-    ap.add_argument("--progress", action="store_true", help="a progress bar per epoch (default when on a terminal)")
-    ap.add_argument("--install", action="store_true", help="copy the final weights and lead head into inference/model/")
+    ap.add_argument("--out", default=d.out_dir, help="run folder for checkpoints, models and reports (default: runs/train)")
+    ap.add_argument("--install", action="store_true", help="write the models into inference/model/ and the reports into reports/")
+    g = ap.add_argument_group("measure stage")
+    g.add_argument("--folds", type=int, default=5)
+    g.add_argument("--repeats", type=int, default=3)
+    g = ap.add_argument_group("image stage")
+    g.add_argument("--epochs", type=int, default=d.epochs)
+    g.add_argument("--crops-per-page", type=int, default=d.crops_per_page)
+    g.add_argument("--batch-size", type=int, default=d.batch_size)
+    g.add_argument("--lr", type=float, default=d.lr)
+    g.add_argument("--variants", type=int, default=d.variants, help="photo-distorted copies per training page")
+    g.add_argument("--bn-momentum", type=float, default=d.bn_momentum)
+    g.add_argument("--patience", type=int, default=d.patience)
+    g.add_argument("--seed", type=int, default=d.seed)
+    g.add_argument("--weights", default=None, help="local ResNet50 ImageNet weights file (no download)")
+    g.add_argument("--max-minutes", type=float, default=None,
+                   help="the image stage's own budget (default: what is left of --budget-minutes)")
+    g.add_argument("--limit-pages", type=int, default=None, help="use only N pages per split (smoke tests)")
+    g.add_argument("--workers", type=int, default=d.workers)
+    g.add_argument("--progress", action="store_true", help="a progress bar per epoch (default when on a terminal)")
     a = ap.parse_args(argv)
-    try:
-        from training.train import train
+    t0 = time.time()
+    run_dir = Path(a.out)
+    run_dir.mkdir(parents=True, exist_ok=True)
 
-        cfg = Config(data_dir=a.data, out_dir=a.out, epochs=a.epochs, crops_per_page=a.crops_per_page,
-                     batch_size=a.batch_size, lr=a.lr, variants=a.variants, patience=a.patience, seed=a.seed,
-                     weights=a.weights, bn_momentum=a.bn_momentum, max_minutes=a.max_minutes or None,
-                     limit_pages=a.limit_pages, workers=a.workers,
-                     verbose=1 if (a.progress or sys.stdout.isatty()) else 2)
-        train(cfg)
+    def minutes_left() -> float:
+        return a.budget_minutes - (time.time() - t0) / 60.0
+
+    if a.stage == "signal":
+        from training.resnet1d import DEFAULT_WEIGHTS
+
+        return run_signal(DEFAULT_WEIGHTS if a.install else run_dir / "resnet1d_synth.weights.h5")
+    stages = STAGES if a.stage == "all" else (a.stage,)
+    try:
+        if "measure" in stages:
+            from inference.measure_model import MODEL_FILE as MEASURE_FILE
+
+            print(f"[1/{len(stages)}] measure: the diagnosis model ({a.budget_minutes:.0f} min budget)", flush=True)
+            rc = run_measure(MEASURE_FILE if a.install else run_dir / "measure_model.npz", a.folds, a.repeats, a.workers)
+            if rc:
+                return rc
+        if "image" in stages:
+            budget = a.max_minutes if a.max_minutes is not None else minutes_left() - IMAGE_OVERHEAD_MINUTES
+            if a.max_minutes is None and budget < IMAGE_MIN_MINUTES:
+                print(f"image: skipped, {minutes_left():.0f} min of the budget left (needs "
+                      f"{IMAGE_MIN_MINUTES + IMAGE_OVERHEAD_MINUTES:.0f}); run `ecg-bot train --stage image`", flush=True)
+                return 0
+            print(f"[{len(stages)}/{len(stages)}] image: the heat map's ResNet50 ({budget:.0f} min for its epochs)", flush=True)
+            cfg = Config(data_dir=a.data, out_dir=str(run_dir), epochs=a.epochs, crops_per_page=a.crops_per_page,
+                         batch_size=a.batch_size, lr=a.lr, variants=a.variants, patience=a.patience, seed=a.seed,
+                         weights=a.weights, bn_momentum=a.bn_momentum, max_minutes=budget or None,
+                         limit_pages=a.limit_pages, workers=a.workers,
+                         verbose=1 if (a.progress or sys.stdout.isatty()) else 2)
+            run_image(cfg)
+            if a.install:
+                install_image(run_dir)
     except FileNotFoundError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    if a.install:
-        import shutil
-        from pathlib import Path
-
-        from inference.model_def import MODEL_FILE
-
-        from inference.lead_head import head_path
-
-        shutil.copy(Path(a.out) / "final.h5", MODEL_FILE)
-        shutil.copy(head_path(Path(a.out) / "final.h5"), head_path(MODEL_FILE))
-        shutil.copy(Path(a.out) / "history.json", MODEL_FILE.with_name("history.json"))
-        print(f"installed {MODEL_FILE}")
+    print(f"done in {(time.time() - t0) / 60:.1f} min", flush=True)
     return 0
 
 

@@ -62,9 +62,10 @@ def readings(jobs: list[tuple[str, str, int | None]], workers: int = 2, log=prin
     todo = [j for j in jobs if not key(j).exists()]
     if todo:
         log(f"reading {len(todo)} of {len(jobs)} pictures on {workers} workers ...")
+        from tqdm.auto import tqdm
+
         with ProcessPoolExecutor(max(1, min(2, workers))) as ex:
-            for i, (job, res) in enumerate(zip(todo, ex.map(_read_one, todo, chunksize=2))):
+            done = ex.map(_read_one, todo, chunksize=2)
+            for job, res in tqdm(zip(todo, done), total=len(todo), desc="reading pictures", mininterval=5):
                 key(job).write_bytes(pickle.dumps(res))
-                if (i + 1) % 50 == 0:
-                    log(f"  {i + 1}/{len(todo)}")
     return [pickle.loads(key(j).read_bytes()) for j in jobs]
