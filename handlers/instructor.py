@@ -22,9 +22,9 @@ from handlers.access import instructors_only
 from handlers.callbacks import CaseLabel, RemoveCase
 from handlers.context import AppContext
 from handlers.diagnosis import image_refused_text
-from handlers.limits import MAX_PHOTO_BYTES
+from handlers.limits import MAX_DOWNLOAD_BYTES
 from handlers.steps import ANSWER, conversation, reply, typed_text
-from inference.image_io import ImageRejected, check_image
+from inference.image_io import ImageRejected, check_image, preview_jpeg
 from inference.labels import DISPLAY_NAMES, LABELS
 from storage.mongo import sha256_hex
 
@@ -64,17 +64,26 @@ def _label_keyboard() -> InlineKeyboardMarkup:
 async def receive_image(update: Update, context: AppContext) -> int:
     message = update.effective_message
     source = message.photo[-1] if message.photo else message.document
-    if source.file_size and source.file_size > MAX_PHOTO_BYTES:
-        await reply(update, texts.ADDCASE_NOT_IMAGE)
+    if source.file_size and source.file_size > MAX_DOWNLOAD_BYTES:
+        await reply(update, texts.FILE_TOO_LARGE.format(size_mb=source.file_size / 1024 / 1024))
         return CASE_IMAGE
     data = bytes(await (await context.bot.get_file(source.file_id)).download_as_bytearray())
-    try:  # the chat's own limits, from the header before anything is decoded: JPEG/PNG by content, size, shape
-        await asyncio.to_thread(check_image, data)
+    # The chat's own limits, from the header before anything is decoded (JPEG/PNG by content, size, shape),
+    # then shown back as the diagnosis shows it: a photo as itself, a file as a preview JPEG at most
+    # PREVIEW_SIDE a side (Telegram would not take every picture within our limits as a photo, e.g.
+    # 11 000 x 4 000 px or damaged after its header). The case keeps the original's hash; its file_id is
+    # that of the photo shown, which the quiz re-sends.
+    try:
+        if message.photo:
+            await asyncio.to_thread(check_image, data)
+            picture: str | bytes = source.file_id
+        else:
+            picture = await asyncio.to_thread(preview_jpeg, data)
     except ImageRejected as exc:
         await reply(update, image_refused_text(exc))
         return CASE_IMAGE
-    # Shown back as a photo: its file_id is what the quiz re-sends, whatever the instructor sent.
-    shown = await update.effective_chat.send_photo(data, caption=texts.ADDCASE_ASK_LABEL, reply_markup=_label_keyboard())
+    shown = await update.effective_chat.send_photo(picture, caption=texts.ADDCASE_ASK_LABEL,
+                                                   reply_markup=_label_keyboard())
     context.user_data[DRAFT] = {"file_id": shown.photo[-1].file_id, "sha256": sha256_hex(data)}
     return CASE_LABEL
 

@@ -6,7 +6,6 @@ from datetime import timedelta
 
 PREVIEW_TTL = timedelta(minutes=10)  # how long an ECG preview waits for Confirm / Cancel
 MAX_DOWNLOAD_BYTES = 20 * 1024 * 1024  # the Bot API's getFile limit
-MAX_PHOTO_BYTES = 10 * 1024 * 1024  # Telegram's photo upload limit (a practice case is re-sent as a photo)
 SMALL_PHOTO_PX = 1000  # longest side below which a photo is probably too small to read
 MESSAGES_PER_MINUTE = 30  # a Telegram user's messages the bot reads, steady rate (storage.limits token bucket)
 MESSAGE_BURST = 20  # ... and at once

@@ -11,6 +11,7 @@ from bot import cli
 from storage.practice import CASES
 from handlers import texts
 from handlers.diagnosis import image_refused_text
+from handlers.limits import MAX_DOWNLOAD_BYTES
 from inference.image_io import ImageRejected
 from inference.labels import DISPLAY_NAMES
 
@@ -86,6 +87,79 @@ async def test_addcase_refuses_bombs_and_disguised_formats_with_the_chats_messag
     await ines.send_text("/cancel")
     await ines.wait_for()
     assert await harness.db[CASES].count_documents({}) == 0
+
+
+def _wide_png(size=(11_000, 4_000)) -> bytes:
+    """A picture within the chat's limits (44 MP, aspect 2.75) but not within Telegram's for a photo
+    (width + height over 10 000 px); one colour and a line, so the file is small."""
+    from PIL import Image, ImageDraw
+
+    image = Image.new("RGB", size, (250, 220, 220))
+    ImageDraw.Draw(image).line([(0, size[1] // 2), (size[0], size[1] // 2)], fill=(0, 0, 0), width=9)
+    buf = io.BytesIO()
+    image.save(buf, format="PNG")
+    return buf.getvalue()
+
+
+def _no_internal_error(user) -> None:
+    assert not any(texts.INTERNAL_ERROR in (m.raw_text or "") for m in user.bot_messages())
+
+
+async def test_addcase_previews_a_picture_telegram_would_not_take_as_a_photo_and_keeps_the_original(harness):
+    """11 000 x 4 000 px passes the chat's header check but not Telegram's photo limits: the label question
+    shows a preview (inference.image_io.preview_jpeg), not 'Something went wrong', and the case keeps the
+    original's hash."""
+    ines = await _account(harness, 4006, "ines", role="Healthcare professional", instructor=True)
+    wide = _wide_png()
+    assert len(wide) < 1024 * 1024
+    await ines.send_text("/addcase")
+    await ines.wait_for_text("ECG image")
+    await ines.send_document(wide, "ecg.png", "image/png")
+    ask = await ines.wait_for(timeout=30)  # the next message, whatever it is
+    _no_internal_error(ines)
+    assert ask.kind == "photo" and ask.raw_caption == texts.ADDCASE_ASK_LABEL
+    assert (ask.photo[-1]["width"], ask.photo[-1]["height"]) == (1280, 465)
+    await ines.press(DISPLAY_NAMES["normal"], message_id=ask.message_id)
+    await ines.wait_for_text("explanation")
+    await ines.send_text("A wide scan of a normal ECG.")
+    saved = await ines.wait_for_text("saved")
+    case_id = saved.text.split("Case ", 1)[1].split(" ", 1)[0]
+    doc = await harness.db[CASES].find_one({"_id": case_id})
+    assert doc["image_sha256"] == hashlib.sha256(wide).hexdigest()  # the original, not the preview
+    assert doc["file_id"] == ask.photo[-1]["file_id"]  # what the quiz re-sends: the photo shown
+    _no_internal_error(ines)
+
+
+async def test_addcase_refuses_a_png_damaged_after_its_header_in_the_chats_words(harness):
+    """The header passes check_image, the pixels cannot be decoded: refused like the diagnosis refuses it,
+    not 'Something went wrong', and the next good image is taken."""
+    ines = await _account(harness, 4008, "ines", role="Healthcare professional", instructor=True)
+    await ines.send_text("/addcase")
+    await ines.wait_for_text("ECG image")
+    good = _png()
+    await ines.send_document(good[: len(good) // 2], "ecg.png", "image/png")  # the header intact, the data cut
+    refused = await ines.wait_for()
+    assert refused.raw_text == image_refused_text(ImageRejected("not_image", ""))
+    _no_internal_error(ines)
+    assert not any(m.kind == "photo" for m in ines.bot_messages())
+    await ines.send_document(good, "ecg.png", "image/png")  # still waiting for the image
+    assert (await ines.wait_for(lambda m: m.kind == "photo")).raw_caption == texts.ADDCASE_ASK_LABEL
+    assert await harness.db[CASES].count_documents({}) == 0
+
+
+async def test_addcase_too_large_file_gets_the_size_text(harness):
+    """A file over the download limit is refused with the diagnosis's size text, not 'send a photo'."""
+    ines = await _account(harness, 4007, "ines", role="Healthcare professional", instructor=True)
+    await ines.send_text("/addcase")
+    await ines.wait_for_text("ECG image")
+    size = MAX_DOWNLOAD_BYTES + 1024 * 1024
+    await ines.send_document(b"\0" * size, "ecg.png", "image/png")
+    refused = await ines.wait_for()
+    assert refused.raw_text == texts.FILE_TOO_LARGE.format(size_mb=size / 1024 / 1024)
+    assert "21 MB" in refused.raw_text and "20 MB" in refused.raw_text
+    await ines.send_document(_png(), "ecg.png", "image/png")  # still waiting for the image
+    assert (await ines.wait_for(lambda m: m.kind == "photo")).raw_caption == texts.ADDCASE_ASK_LABEL
+    _no_internal_error(ines)
 
 
 async def test_addcase_list_answer_counts_and_removal(harness):
