@@ -121,9 +121,12 @@ class MailOutbox:
         while True:
             self._wake.clear()
             await self._safely(lambda: self.deliver_due(mailer))
+            # asyncio.timeout, not wait_for: on Python 3.11 wait_for swallows a cancellation that comes
+            # as the event is set (new mail at shutdown), and this loop then never ended
             try:
-                await asyncio.wait_for(self._wake.wait(), poll_seconds)
-            except asyncio.TimeoutError:
+                async with asyncio.timeout(poll_seconds):
+                    await self._wake.wait()
+            except TimeoutError:
                 pass
 
     async def _safely(self, step) -> None:

@@ -184,3 +184,16 @@ async def test_two_senders_never_send_one_mail_twice(db, outbox, clock):
     sent = await asyncio.gather(a.deliver_mail(), b.deliver_mail(), a.deliver_mail())
     assert sum(sent) == 6
     assert len(outbox.messages()) == 6
+
+
+async def test_the_sender_stops_when_cancelled_as_new_mail_wakes_it(db, outbox, clock):
+    """Shutdown while a mail is being queued: the wake-up and the cancellation land together. The sender
+    must end (on Python 3.11 `asyncio.wait_for` swallowed that cancellation and the bot's stop hung)."""
+    service = AccountService(db, working_mailer(outbox), clock, JWT_SECRET, deep_link)
+    for _ in range(5):
+        sender = asyncio.create_task(service.outbox.run(working_mailer(outbox), poll_seconds=60))
+        await asyncio.sleep(0.2)  # delivered what was due; now waiting for new mail
+        service.outbox._wake.set()
+        sender.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await asyncio.wait_for(sender, 5)

@@ -299,9 +299,10 @@ class EmulatorCore:
                 raise WaitTimeout(describe() if describe else f"condition not met within {timeout}s")
             fut = loop.create_future()
             self._waiters.add(fut)
-            try:
-                await asyncio.wait_for(fut, remaining)
-            except asyncio.TimeoutError:
+            try:  # asyncio.timeout: wait_for (3.11) can swallow a cancellation that meets the result
+                async with asyncio.timeout(remaining):
+                    await fut
+            except TimeoutError:
                 pass
             finally:
                 self._waiters.discard(fut)
