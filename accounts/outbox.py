@@ -136,3 +136,8 @@ class MailOutbox:
             log.warning("mail outbox: database unavailable; trying again later")
         except Exception:
             log.exception("mail outbox: unexpected error; trying again later")
+        # a cancellation that reached the driver or the SMTP client mid-call can come back as their error
+        # (caught above): the task is still being cancelled, so end as cancelled rather than loop on
+        task = asyncio.current_task()
+        if task is not None and task.cancelling():
+            raise asyncio.CancelledError
