@@ -21,7 +21,7 @@ from datetime import timedelta
 from pymongo import ReturnDocument
 
 from storage import accounts as collections
-from storage.mongo import Database, StorageUnavailable, to_ms, translate_errors
+from storage.mongo import Database, StorageUnavailable, raise_if_cancelled, to_ms, translate_errors
 
 from .clock import Clock
 from .errors import MailNotSent
@@ -136,8 +136,4 @@ class MailOutbox:
             log.warning("mail outbox: database unavailable; trying again later")
         except Exception:
             log.exception("mail outbox: unexpected error; trying again later")
-        # a cancellation that reached the driver or the SMTP client mid-call can come back as their error
-        # (caught above): the task is still being cancelled, so end as cancelled rather than loop on
-        task = asyncio.current_task()
-        if task is not None and task.cancelling():
-            raise asyncio.CancelledError
+        raise_if_cancelled()  # a cancellation that came back as the driver's or the SMTP client's error

@@ -36,7 +36,7 @@ from collections.abc import Awaitable, Callable
 
 from pymongo.errors import DuplicateKeyError, PyMongoError
 
-from storage.mongo import Database
+from storage.mongo import Database, raise_if_cancelled
 
 log = logging.getLogger(__name__)
 
@@ -143,6 +143,7 @@ class LeaderElection:
                 raise
             except Exception:  # becoming or stopping being the leader failed: try again at the next tick
                 log.exception("lease: leadership change failed")
+            raise_if_cancelled()  # one that came back as the driver's error (see storage.mongo)
 
     async def halt(self) -> None:
         """Stop trying and renewing (the lease is kept until `stop` or its expiry)."""

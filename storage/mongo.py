@@ -23,6 +23,7 @@ Portability rules found by testing nx-27017 0.8.1:
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import hashlib
 import inspect
@@ -78,6 +79,15 @@ def from_ms(ms: int | None) -> datetime | None:
 def sha256_hex(data: bytes) -> str:
     """The hash kept instead of an image (history, practice cases)."""
     return hashlib.sha256(data).hexdigest()
+
+
+def raise_if_cancelled() -> None:
+    """Re-raise a cancellation that a call swallowed: one that reached the driver (or an SMTP client) mid-call
+    can come back as its error, which a background loop catches and logs; the task is still being cancelled
+    (`Task.cancelling()`), and without this the loop went on and whoever awaited it (the bot's stop) hung."""
+    task = asyncio.current_task()
+    if task is not None and task.cancelling():
+        raise asyncio.CancelledError
 
 
 def translate_errors(cls: C) -> C:

@@ -79,3 +79,33 @@ async def test_a_standby_takes_over_when_the_leader_stops_renewing_and_the_leade
     await second.stop()  # a clean stop gives the lease up at once
     assert await Lease(db, "x").current() is None
     await first.stop()
+
+
+async def test_halting_ends_the_loop_even_when_a_cancellation_comes_back_as_an_error(db, monkeypatch):
+    # a cancellation that reaches the driver mid-call can come back as its error; the loop catches errors
+    # to try again at the next tick, and without re-raising the cancellation `halt` (the bot's stop) hung
+    from pymongo.errors import AutoReconnect
+
+    async def nothing():
+        return None
+
+    election = LeaderElection(Lease(db, "frozen", ttl=1.0), on_elected=nothing, on_lost=nothing)
+    election.renew_every = election.try_every = 0.01
+    entered = asyncio.Event()
+
+    async def try_once():
+        entered.set()
+        try:
+            await asyncio.sleep(60)
+        except asyncio.CancelledError:
+            raise RuntimeError("leadership change failed: " + repr(AutoReconnect("cancelled"))) from None
+        return False
+
+    monkeypatch.setattr(election, "try_once", try_once)
+    election.start()
+    await asyncio.wait_for(entered.wait(), 5)
+    task = election._task
+    task.cancel()  # what `halt` does first
+    done, _ = await asyncio.wait({task}, timeout=5)
+    assert task in done and task.cancelled()
+    await election.halt()
