@@ -21,7 +21,7 @@ from collections.abc import Awaitable, Callable
 from pathlib import PurePath
 from typing import TYPE_CHECKING, Any
 
-from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Message, Update
+from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
 from telegram.constants import ChatAction
 from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TelegramError
 from telegram.ext import Application
@@ -192,47 +192,64 @@ async def answer_preview(update: Update, context: AppContext) -> None:
 @require_login
 async def _confirmed(update: Update, context: AppContext, session: Session, pending: dict) -> None:
     """The analysis, recorded as in flight until its answer is out: a bot killed meanwhile tells the user
-    at start-up and offers Confirm again (`offer_again`)."""
+    at start-up and offers Confirm again (`offer_again`).
+
+    Telegram takes about one call a second to a chat (`bot.telegram_limits`), so every call to the chat
+    before the result costs the user a second. The result is the second: the callback is answered (no
+    chat, not limited), the preview's caption becomes the progress display with its buttons removed (one
+    call, not awaited: the download and the analysis start with it), then the result and the heat map;
+    the progress's last text ("analysed") comes after them. No chat actions: the caption says it."""
     await update.callback_query.answer()
-    with contextlib.suppress(TelegramError):
-        await update.callback_query.edit_message_reply_markup(None)
     services = context.services
+    chat_id = update.effective_chat.id
     record = InFlight(
         id=pending["id"],
         user_id=session.user_id,
         telegram_id=update.effective_user.id,
-        chat_id=update.effective_chat.id,
+        chat_id=chat_id,
         file_id=pending["file_id"],
         preview_file_id=pending.get("preview_file_id", pending["file_id"]),
         kind=pending["kind"],
         started_at=services.clock.now(),
     )
     await services.in_flight.start(record)
+    progress = Progress(_caption_editor(context, chat_id, pending["message_id"]),
+                        notice=lambda text: reply(update, text))
+    progress.show(texts.PROGRESS_DOWNLOADING)  # the one chat call before the result; not awaited
     try:
-        await _analyse_confirmed(update, context, session, pending)
+        delivered = await _analyse_confirmed(update, context, session, pending, progress)
     except Exception:
+        progress.hold()
         await services.in_flight.finish(record.id)
         raise
     # (cancelled by a shutdown: the record stays, and the user is told after the restart)
     await services.in_flight.finish(record.id)
+    if delivered is None:
+        return  # refused or failed: progress.final has said so
+    await progress.final(texts.PROGRESS_DONE, notice=False)  # off the critical path: after the heat map
+    if delivered.is_ecg and delivered.uncertain and pending["kind"] == "photo":
+        await reply(update, texts.PHOTO_TIP)  # an unclear photo: a file is the usual cure
 
 
-async def _analyse_confirmed(update: Update, context: AppContext, session: Session, pending: dict) -> None:
+async def _analyse_confirmed(update: Update, context: AppContext, session: Session, pending: dict,
+                             progress: Progress):
+    """Download, check, analyse, store, send the result and the heat map. Returns the result sent, or
+    None after `progress.final` told the user why there is none."""
     services = context.services
-    progress = Progress(await reply(update, texts.PROGRESS_DOWNLOADING), texts.PROGRESS_DOWNLOADING)
     data = await _download(context, pending["file_id"], progress)
     if data is None:
-        return
+        return None
     progress.show(texts.PROGRESS_CHECKING)
     try:
         await asyncio.to_thread(check_image, data)
     except ImageRejected as exc:
         await progress.final(image_refused_text(exc))
-        return
+        return None
     outcome = await _analyse_with_progress(update, context, data, progress,
                                            analysis_id=f"{update.effective_chat.id}-{pending['id']}")
     if outcome is None:
-        return
+        return None
+    progress.hold()  # a progress edit waiting for its turn would come before the result: dropped
     result, heatmap = outcome.result, outcome.heatmap
     export_id = await _keep_digitized(context, session, outcome)
     # in /history before it is sent: a result that cannot be delivered at once is not lost
@@ -248,10 +265,8 @@ async def _analyse_confirmed(update: Update, context: AppContext, session: Sessi
             image_sha256=sha256_hex(data),
         ),
     )
-    await progress.final(texts.PROGRESS_DONE)
     await _send_result(update, context, session, result, heatmap, export_id)
-    if result.is_ecg and result.uncertain and pending["kind"] == "photo":
-        await reply(update, texts.PHOTO_TIP)  # an unclear photo: a file is the usual cure
+    return result
 
 
 async def _keep_digitized(context: AppContext, session: Session, outcome: Analysis) -> str | None:
@@ -285,13 +300,12 @@ async def _download(context: AppContext, file_id: str, progress: Progress) -> by
 
 async def _analyse_with_progress(update: Update, context: AppContext, data: bytes,
                                  progress: Progress, analysis_id: str = "") -> Analysis | None:
-    """Queue the analysis, show the place in the queue, then "analysing" with a chat action kept
-    alive until the result is in. Returns the `inference.analysis.Analysis`, or None after telling
-    the user what went wrong. With workers (ANALYSIS_BROKER_URL): `handlers.remote_analysis`."""
+    """Queue the analysis, show the place in the queue (when it changes), then "analysing" until the
+    result is in. Returns the `inference.analysis.Analysis`, or None after telling the user what went
+    wrong. With workers (ANALYSIS_BROKER_URL): `handlers.remote_analysis`."""
     services = context.services
     if services.remote_analyses is not None:
-        return await analyse_remotely(services.remote_analyses, analysis_id or secrets.token_hex(8), data, progress,
-                                      lambda: _keep_typing(update.effective_chat.id, context))
+        return await analyse_remotely(services.remote_analyses, analysis_id or secrets.token_hex(8), data, progress)
     loop = asyncio.get_running_loop()
     started = asyncio.Event()
 
@@ -306,7 +320,6 @@ async def _analyse_with_progress(update: Update, context: AppContext, data: byte
     async def show_analysing() -> None:
         await started.wait()
         progress.show(texts.PROGRESS_ANALYSING)
-        await _keep_typing(update.effective_chat.id, context)
 
     indicator = asyncio.create_task(show_analysing())
     try:
@@ -324,55 +337,84 @@ async def _analyse_with_progress(update: Update, context: AppContext, data: byte
     return None
 
 
-async def _keep_typing(chat_id: int, context: AppContext) -> None:
-    """Telegram shows a chat action for about 5 seconds; repeat it until cancelled."""
-    while True:
-        with contextlib.suppress(TelegramError):
-            await context.bot.send_chat_action(chat_id, ChatAction.TYPING)
-        await asyncio.sleep(4)
+def _caption_editor(context: AppContext, chat_id: int, message_id: int) -> Callable[[str], Awaitable[Any]]:
+    """Edits the preview's caption (its Confirm / Cancel buttons go with the first edit)."""
+    async def edit(text: str) -> None:
+        await context.bot.edit_message_caption(chat_id, message_id, caption=text, reply_markup=None)
 
-
-async def _edit(message: Message, text: str) -> None:
-    with contextlib.suppress(TelegramError):  # "not modified" and the like are harmless here
-        await message.edit_text(text)
+    return edit
 
 
 class Progress:
-    """One progress message, edited at most once per `PROGRESS_EDIT_INTERVAL` and only when its text
-    changes: `show` asks for a text (the latest asked wins, so a queue position that moved three times
-    in the interval costs one edit); `final` cancels what is pending and shows its text at once."""
+    """The progress display: one message's text or caption, changed through `edit`, at most once per
+    `PROGRESS_EDIT_INTERVAL` and only when its text changes. `show` asks for a text (the latest asked wins,
+    so a queue position that moved three times in the interval costs one edit; the first is shown at
+    once); `hold` drops what waits (the answer goes out now; an edit already on its way goes on: calls to
+    a chat go out in order); `final` shows its text after any edit on its way. When the message cannot be
+    edited (deleted), a final text is sent as a new message through `notice`, unless `notice=False`."""
 
-    def __init__(self, message: Message, text: str, interval: float = PROGRESS_EDIT_INTERVAL.total_seconds()) -> None:
-        self.message = message
+    def __init__(self, edit: Callable[[str], Awaitable[Any]], interval: float = PROGRESS_EDIT_INTERVAL.total_seconds(),
+                 notice: Callable[[str], Awaitable[Any]] | None = None) -> None:
+        self._edit_call = edit
+        self._notice = notice
         self.interval = interval
-        self._shown = self._wanted = text
-        self._last = time.monotonic()
+        self._shown: str | None = None  # what the message shows, or is being changed to
+        self._wanted: str | None = None
+        self._last = -math.inf
         self._task: asyncio.Task | None = None
+        self._editing = False
+        self._held = False
 
     def show(self, text: str) -> None:
+        if self._held:
+            return
         self._wanted = text
         if self._wanted != self._shown and (self._task is None or self._task.done()):
             self._task = asyncio.create_task(self._flush())
 
     async def _flush(self) -> None:
-        while self._wanted != self._shown:
+        while self._wanted != self._shown and not self._held:
             wait = self._last + self.interval - time.monotonic()
             if wait > 0:
                 await asyncio.sleep(wait)
                 continue  # the wanted text may have changed meanwhile
             text = self._wanted
             self._shown, self._last = text, time.monotonic()
-            await _edit(self.message, text)
+            self._editing = True
+            try:
+                await self._edit(text)
+            finally:
+                self._editing = False
+                self._last = time.monotonic()  # the interval counts from when it was shown (it may wait its turn)
 
-    async def final(self, text: str) -> None:
-        if self._task is not None and not self._task.done():
+    def hold(self) -> None:
+        self._held = True
+        if self._task is not None and not self._task.done() and not self._editing:
             self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+
+    async def final(self, text: str, *, notice: bool = True) -> None:
+        self.hold()
+        if self._task is not None and not self._task.done():
+            await asyncio.wait({self._task})  # the edit on its way lands first (a waiting one was dropped)
         self._wanted = text
         if text != self._shown:
             self._shown, self._last = text, time.monotonic()
-            await _edit(self.message, text)
+            if not await self._edit(text) and notice and self._notice is not None:
+                await self._notice(text)
+
+    async def _edit(self, text: str) -> bool:
+        """False when the message cannot be edited (deleted: a bad request); "not modified", a network error,
+        a RetryAfter the limiter gave up on or a blocked chat are logged and left at that."""
+        try:
+            await self._edit_call(text)
+        except BadRequest as exc:
+            if "not modified" in str(exc).lower():
+                return True
+            log.warning("progress not shown: %s", exc)
+            return False
+        except TelegramError as exc:
+            log.warning("progress not shown: %s", exc)
+        return True
 
 
 async def deliver(context: AppContext, chat_id: int, send: Callable[[], Awaitable[Any]]) -> bool:
@@ -499,8 +541,6 @@ async def _send_result(update, context, session: Session, result, heatmap: bytes
     if not await deliver(context, chat.id, lambda: chat.send_message(f"{text}\n\n{texts.DISCLAIMER}", reply_markup=markup)):
         return
     if heatmap:
-        with contextlib.suppress(TelegramError):
-            await chat.send_action(ChatAction.UPLOAD_PHOTO)
         caption = texts.HEATMAP_CAPTION.format(name=result.display_name)
         await deliver(context, chat.id, lambda: chat.send_photo(heatmap, caption=caption))
 

@@ -1,15 +1,13 @@
 """An analysis run by the workers (`ecg-bot worker`, ANALYSIS_BROKER_URL set) instead of the bot's own
-queue: the same progress message, edited with the place in the broker's queue and the worker's stages,
-and the same answers when it cannot be done.
+queue: the same progress display (the preview's caption), edited with the place in the broker's queue and
+the worker's stages, and the same answers when it cannot be done.
 
 `handlers.diagnosis` calls `analyse_remotely` when `services.remote_analyses` is set; the client
 (`workers.client.RemoteAnalyses`) is built by `bot/app.py`."""
 
 from __future__ import annotations
 
-import asyncio
 import logging
-from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any, Protocol
 
 from handlers import texts
@@ -37,22 +35,18 @@ class ProgressMessage(Protocol):
     async def final(self, text: str) -> None: ...
 
 
-async def analyse_remotely(remote: Any, analysis_id: str, data: bytes, progress: ProgressMessage,
-                           keep_typing: Callable[[], Awaitable[None]]) -> Analysis | None:
-    """The `inference.analysis.Analysis` from a worker, or None after telling the user why not."""
+async def analyse_remotely(remote: Any, analysis_id: str, data: bytes, progress: ProgressMessage) -> Analysis | None:
+    """The `inference.analysis.Analysis` from a worker, or None after telling the user why not. No chat
+    action: the progress (the preview's caption) shows the stage, and a chat action would take one of the
+    chat's calls (about one a second) before the result."""
     from workers.client import BrokerUnavailable
     from workers.payload import AnalysisFailed
-
-    typing: asyncio.Task | None = None
 
     async def on_position(position: int) -> None:
         progress.show(texts.PROGRESS_QUEUED.format(position=position))
 
     async def on_stage(stage: str) -> None:
-        nonlocal typing
         progress.show(STAGE_TEXTS.get(stage, texts.PROGRESS_ANALYSING))
-        if stage in ("started", "digitizing", "classifying") and typing is None:
-            typing = asyncio.create_task(keep_typing())
 
     try:
         return await remote.analyse(analysis_id, data, on_position=on_position, on_stage=on_stage)
@@ -61,7 +55,4 @@ async def analyse_remotely(remote: Any, analysis_id: str, data: bytes, progress:
     except AnalysisFailed as exc:
         log.error("analysis %s failed on the workers: %s", analysis_id, exc.reason)
         await progress.final(texts.MODEL_UNAVAILABLE if exc.reason == "model_missing" else texts.ANALYSIS_FAILED)
-    finally:
-        if typing is not None:
-            typing.cancel()
     return None

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import io
+import time
 from datetime import timedelta
 
 import pytest
@@ -112,11 +113,15 @@ async def test_history_empty_and_requires_login(harness):
 
 
 async def _confirm(user, data: bytes, name: str = "ecg.png", mime: str = "image/png"):
+    """Send, press Confirm; the preview (a live message: it becomes the progress display)."""
     await user.send_document(data, name, mime)
     preview = await user.wait_for(preview_of)
     await user.press("Confirm", preview.message_id)
-    progress = await user.wait_for_text("Downloading")
-    return preview, progress
+    return preview
+
+
+def caption_is(text: str):
+    return lambda m: m.raw_caption == text
 
 
 async def test_unreadable_image_gets_a_clear_message(harness):
@@ -138,9 +143,9 @@ async def test_download_failure_can_be_retried(harness):
     preview = await ann.wait_for(preview_of)
     harness.emulator.inject_error("getFile", 500, "Internal Server Error")  # now when Confirm fetches it
     await ann.press("Confirm", preview.message_id)
-    progress = await ann.wait_for_text("Downloading")
-    await ann.wait_for_edit(progress.message_id, lambda m: m.raw_text == texts.DOWNLOAD_FAILED)
-    _, progress = await _confirm(ann, image_bytes(fmt="PNG"))  # sent again: analysed (a blank page: refused)
+    await ann.wait_for_edit(preview.message_id, caption_is(texts.DOWNLOAD_FAILED))  # told on the preview itself
+    assert preview.reply_markup is None
+    await _confirm(ann, image_bytes(fmt="PNG"))  # sent again: analysed (a blank page: refused)
     assert texts.NOT_AN_ECG in (await ann.wait_for_text(texts.NOT_AN_ECG, timeout=60)).text
 
 
@@ -153,9 +158,108 @@ async def test_model_failure_is_reported_and_the_bot_keeps_serving(harness):
         raise RuntimeError("model exploded")
 
     harness.runtime.services.analyse = broken_model
-    _, progress = await _confirm(ann, image_bytes(fmt="PNG"))
-    await ann.wait_for_edit(progress.message_id, lambda m: m.raw_text == texts.ANALYSIS_FAILED)
+    preview = await _confirm(ann, image_bytes(fmt="PNG"))
+    await ann.wait_for_edit(preview.message_id, caption_is(texts.ANALYSIS_FAILED))
     await ben.send_text("/start")
     assert "ECG Analyzer" in (await ben.wait_for()).text
     await ann.send_text("/history")
     assert (await ann.wait_for()).raw_text == texts.HISTORY_EMPTY  # nothing half-saved
+
+
+def chat_calls(harness, user, since: float) -> list:
+    """The bot's calls to the user's chat (the emulator's record) from `since` on, oldest first."""
+    return [r for r in list(harness.emulator.core.requests)
+            if r.time >= since and str(r.params.get("chat_id")) == str(user.chat_id)]
+
+
+async def test_confirm_turns_the_preview_into_the_progress_then_the_result_then_done(harness):
+    """After Confirm the preview is the progress display (its buttons gone, its caption the stages in order);
+    the result comes before the last stage ("analysed"); no chat action is spent on the way."""
+    ann = harness.user(2001, "Ann")
+    await harness.signed_up(ann)
+    await ann.send_document(image_bytes(fmt="PNG"), "ecg.png", "image/png")
+    preview = await ann.wait_for(preview_of)
+    pressed = time.time()
+    await ann.press("Confirm", preview.message_id)
+    await ann.wait_for_edit(preview.message_id, lambda m: m.reply_markup is None)
+    result = await ann.wait_for_text(texts.NOT_AN_ECG, timeout=60)  # a blank page: refused, as a result
+    await ann.wait_for_edit(preview.message_id, caption_is(texts.PROGRESS_DONE), timeout=30)
+    shown = [v.caption for v in preview.edits] + [preview.caption]
+    assert shown[0] == texts.PREVIEW_CAPTION and shown[1] == texts.PROGRESS_DOWNLOADING, shown
+    pipeline = [texts.PROGRESS_DOWNLOADING, texts.PROGRESS_CHECKING, texts.PROGRESS_ANALYSING, texts.PROGRESS_DONE]
+    order = [pipeline.index(s) for s in shown[1:] if "queue" not in s]
+    assert order == sorted(order) and order[-1] == 3, shown
+    assert result.message_id > preview.message_id
+    calls = chat_calls(harness, ann, pressed)
+    methods = [r.method for r in calls]
+    sent = next(i for i, r in enumerate(calls) if r.method == "sendMessage" and texts.NOT_AN_ECG in r.params["text"])
+    done = next(i for i, r in enumerate(calls) if r.method == "editMessageCaption"
+                and r.params["caption"] == texts.PROGRESS_DONE)
+    assert sent < done, methods  # "analysed" after the result, off its path
+    assert "sendChatAction" not in methods and "editMessageReplyMarkup" not in methods, methods
+    assert not ann.chat_actions
+
+
+class FakeMessage:
+    """A progress display's edits as (time, text); `fail` makes the next edits raise it."""
+
+    def __init__(self, slow: float = 0.0) -> None:
+        self.edits: list[tuple[float, str]] = []
+        self.slow, self.fail = slow, None
+
+    async def edit(self, text: str) -> None:
+        await asyncio.sleep(self.slow)  # the call's trip (and its wait for the chat's turn)
+        if self.fail is not None:
+            raise self.fail
+        self.edits.append((time.monotonic(), text))
+
+
+async def test_progress_coalesces_holds_and_shows_the_final_text_last():
+    from telegram.error import BadRequest, Forbidden
+
+    from handlers.diagnosis import Progress
+
+    message, notices = FakeMessage(slow=0.05), []
+
+    async def notice(text):
+        notices.append(text)
+
+    progress = Progress(message.edit, interval=0.3, notice=notice)
+    progress.show("one")  # at once
+    await asyncio.sleep(0.01)  # on its way
+    progress.show("two")
+    progress.show("three")  # within the interval: only the latest is shown, once
+    await asyncio.sleep(0.5)
+    assert [t for _, t in message.edits] == ["one", "three"]
+    assert message.edits[1][0] - message.edits[0][0] >= 0.29
+    progress.show("four")  # waits for its interval ...
+    progress.hold()  # ... and is dropped: the answer goes out now
+    await asyncio.sleep(0.4)
+    assert [t for _, t in message.edits] == ["one", "three"]
+    progress.show("five")  # held: nothing more but the final text
+    await progress.final("done", notice=False)
+    assert [t for _, t in message.edits] == ["one", "three", "done"] and not notices
+
+    # an edit on its way when the answer is ready is not cut off; the final text comes after it
+    message = FakeMessage(slow=0.2)
+    progress = Progress(message.edit, interval=0.3, notice=notice)
+    progress.show("downloading")
+    await asyncio.sleep(0.05)
+    progress.hold()
+    await progress.final("done")
+    assert [t for _, t in message.edits] == ["downloading", "done"]
+
+    # "not modified" is harmless; a message that cannot be edited any more gets the final text as a notice
+    message = FakeMessage()
+    progress = Progress(message.edit, interval=0.3, notice=notice)
+    message.fail = BadRequest("Message is not modified")
+    await progress.final("same")
+    assert notices == []
+    message.fail = BadRequest("Message to edit not found")
+    await progress.final(texts.ANALYSIS_FAILED)
+    assert notices == [texts.ANALYSIS_FAILED]
+    await progress.final(texts.PROGRESS_DONE, notice=False)
+    assert notices == [texts.ANALYSIS_FAILED]
+    message.fail = Forbidden("Forbidden: bot was blocked by the user")  # nobody to tell: logged only
+    await progress.final(texts.QUEUE_FULL)
+    assert notices == [texts.ANALYSIS_FAILED]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import io
+import time
 from pathlib import Path
 
 import numpy as np
@@ -52,21 +53,22 @@ def preview_of(message) -> bool:
 
 
 async def analyse(user, data: bytes, *, as_photo: bool, name: str = "ecg.jpg", mime: str = "image/jpeg"):
-    """Send, confirm, and return (progress message, result message, heat map message or None)."""
+    """Send, confirm, and return (progress, result message, heat map message or None). The progress is the
+    preview itself (its caption, from Confirm on), returned once it says it is done: after the result."""
     if as_photo:
         await user.send_photo(data)
     else:
         await user.send_document(data, name, mime)
     preview = await user.wait_for(preview_of, timeout=30)
     await user.press("Confirm", preview.message_id)
-    progress = await user.wait_for_text("Downloading", timeout=30)
     result = await user.wait_for(
         lambda m: "confidence" in m.content or "Uncertain" in m.content or texts.NOT_AN_ECG in m.content, timeout=120
     )
     heatmap = None
     if texts.NOT_AN_ECG not in result.content:
         heatmap = await user.wait_for(lambda m: m.kind == "photo" and m.caption.startswith("Heat map"), timeout=60)
-    return progress, result, heatmap
+    await user.wait_for_edit(preview.message_id, lambda m: m.raw_caption == texts.PROGRESS_DONE, timeout=30)
+    return preview, result, heatmap
 
 
 @needs_images
@@ -76,17 +78,30 @@ async def test_real_ecg_file_gets_a_diagnosis_with_progress_heatmap_and_lesson_b
     assert expected.is_ecg, expected.reason
     ann = harness.user(2001, "Ann")
     await harness.signed_up(ann)
+    sent_at = time.time()
     progress, result, heatmap = await analyse(ann, data, as_photo=False)
-    # the progress message was edited as it went: coalesced, at most one edit per PROGRESS_EDIT_INTERVAL,
-    # so a stage shorter than that (checking; on a fast machine the analysis itself) may be skipped; every
-    # text shown is a stage of the pipeline, in its order, and the last says it is done
+    # the preview became the progress display, edited as it went: coalesced, at most one edit per
+    # PROGRESS_EDIT_INTERVAL, so a stage shorter than that (checking; on a fast machine the analysis itself)
+    # may be skipped; every text shown is a stage of the pipeline, in its order, and the last says it is done
     pipeline = [texts.PROGRESS_DOWNLOADING, texts.PROGRESS_CHECKING, texts.PROGRESS_ANALYSING, texts.PROGRESS_DONE]
     plain = [t.replace("<b>", "").replace("</b>", "") for t in pipeline]
-    stages = [version.text for version in progress.edits] + [progress.text]
-    order = [plain.index(s) for s in stages if "queue" not in s]
+    stages = [version.caption for version in progress.edits] + [progress.caption]
+    assert stages[0] == texts.PREVIEW_CAPTION and stages[1] == plain[0] and progress.reply_markup is None, stages
+    order = [plain.index(s) for s in stages[1:] if "queue" not in s]
     assert order == sorted(order) and len(set(order)) >= 2, stages
-    assert progress.text == plain[-1]
-    assert any(a.action == "typing" for a in ann.chat_actions)
+    assert progress.caption == plain[-1]
+    # after the preview: the progress, the result, then the heat map, then "analysed" (off the result's path);
+    # no chat action spent
+    calls = [r for r in list(harness.emulator.core.requests)
+             if r.time >= sent_at and str(r.params.get("chat_id")) == str(ann.chat_id)]
+    assert calls[0].method == "sendPhoto" and calls[0].params.get("caption") == texts.PREVIEW_CAPTION
+    calls = calls[1:]
+    methods = [r.method for r in calls]
+    sent = methods.index("sendMessage")
+    shown = methods.index("sendPhoto")
+    done = next(i for i, r in enumerate(calls) if r.params.get("caption") == texts.PROGRESS_DONE)
+    assert methods[0] == "editMessageCaption" and sent < shown < done, methods
+    assert "sendChatAction" not in methods and not ann.chat_actions, methods
     # the answer is the model's, with all four probabilities and the disclaimer
     if expected.uncertain:
         assert "Uncertain" in result.text

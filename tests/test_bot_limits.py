@@ -135,9 +135,9 @@ async def test_fifty_users_waiting_never_exceed_telegrams_limits(harness):
             per_chat[str(r.params["chat_id"])].append(r.time)
     assert len(per_chat) == 50
     assert {c: w for c, t in per_chat.items() if (w := windows_exceeded(t, 1))} == {}
-    # progress edits coalesced: a queue position is shown at most once per interval per user
+    # progress edits (the preview's caption) coalesced: a queue position shown at most once per interval per user
     queued = Counter(str(r.params["chat_id"]) for r in calls
-                     if r.method == "editMessageText" and "place" in str(r.params.get("text")))
+                     if r.method == "editMessageCaption" and "place" in str(r.params.get("caption")))
     elapsed = time.time() - start
     assert max(queued.values(), default=0) <= elapsed / PROGRESS_EDIT_INTERVAL.total_seconds() + 1
 
@@ -149,16 +149,63 @@ async def test_retry_after_on_the_result_delays_it_and_loses_nothing(harness, li
     await harness.restart_bot()
     ann = harness.user(2001, "Ann")
     await harness.signed_up(ann)
-    await confirm(ann, page())
-    await ann.wait_for_text("Downloading")
+    await ann.send_document(page(), "ecg.png", "image/png")
+    preview = await ann.wait_for(preview_of, timeout=30)
+    # the progress (the preview's caption) is refused once too: the limiter retries it, or it is skipped
+    harness.emulator.inject_error("editMessageCaption", 429, "Too Many Requests: retry after 2", times=1, retry_after=2)
+    await ann.press("Confirm", preview.message_id)
+    for _ in range(1500):  # until the bot tried to show the progress (the emulator records the call)
+        if harness.emulator.calls("editMessageCaption"):
+            break
+        await asyncio.sleep(0.02)
     harness.emulator.inject_error("sendMessage", 429, "Too Many Requests: retry after 2", times=2, retry_after=2)
     injected = time.monotonic()
     result = await ann.wait_for(is_result, timeout=60)
     assert time.monotonic() - injected >= 4  # both waits were honoured
+    await ann.wait_for_edit(preview.message_id, lambda m: m.raw_caption == texts.PROGRESS_DONE, timeout=30)
+    assert preview.reply_markup is None
     assert not any(texts.INTERNAL_ERROR in (m.content or "") for m in ann.bot_messages())
     assert sum(is_result(m) for m in ann.bot_messages()) == 1 and texts.NOT_AN_ECG in result.content
     assert await harness.db["analyses"].count_documents({}) == 1
     assert await harness.db["analyses_in_flight"].count_documents({}) == 0
+
+
+async def test_after_confirm_the_result_is_the_second_call_to_the_chat(harness):
+    """Telegram takes about one call a second to a chat (kept by the bot's limiter), so each call to the chat
+    before the result costs the user about a second. After Confirm: the callback's answer (no chat), the
+    preview's caption turned into the progress (buttons off), then the result; the last progress text
+    after it; no chat action. Counted by the emulator, with the production limits."""
+    ann = harness.user(2001, "Ann")
+    await harness.signed_up(ann)
+    harness.telegram_limits = PRODUCTION
+    await harness.restart_bot()
+    limited = time.time()
+    await ann.send_document(page(), "ecg.png", "image/png")
+    preview = await ann.wait_for(preview_of, timeout=30)
+    pressed = time.time()
+    query = await ann.press("Confirm", preview.message_id)  # at once, as the benchmark does
+    result = await ann.wait_for(is_result, timeout=60)  # a blank page: "not an ECG" is its result
+
+    def to_chat() -> list:
+        return [r for r in list(harness.emulator.core.requests)
+                if r.time >= pressed and str(r.params.get("chat_id")) == str(ann.chat_id)]
+
+    calls = to_chat()
+    sent = next(i for i, r in enumerate(calls) if r.method == "sendMessage" and texts.NOT_AN_ECG in r.params["text"])
+    assert sent <= 1, [r.method for r in calls]  # the result: the first or second call to the chat after Confirm
+    assert (await ann.wait_for_answer(query)).answered
+    await ann.wait_for_edit(preview.message_id, lambda m: m.raw_caption == texts.PROGRESS_DONE, timeout=30)
+    calls = to_chat()
+    methods = [r.method for r in calls]
+    assert methods[0] == "editMessageCaption" and str(calls[0].params["message_id"]) == str(preview.message_id)
+    assert calls[0].params["caption"] == texts.PROGRESS_DOWNLOADING and "reply_markup" not in calls[0].params
+    assert methods[-1] == "editMessageCaption" and calls[-1].params["caption"] == texts.PROGRESS_DONE
+    assert "sendChatAction" not in methods, methods
+    # and still never more than one call a second to the chat (the preview included)
+    times = [r.time for r in harness.emulator.core.requests if str(r.params.get("chat_id")) == str(ann.chat_id)
+             and r.time >= limited]
+    assert len(times) == len(calls) + 1 and windows_exceeded(times, 1) == [], methods
+    assert result.message_id > preview.message_id
 
 
 # --- files are previewed as photos; what /history pins ------------------------------------------------
@@ -256,7 +303,8 @@ async def test_killed_mid_analysis_the_user_is_told_and_can_confirm_again(harnes
         assert (await asyncio.to_thread(proc.stdout.readline)).strip() == "ready"
         data = page("gray")
         preview = await confirm(ann, data)
-        await ann.wait_for_text("Analysing", timeout=30)  # in the (stuck) analyser now
+        await ann.wait_for_edit(preview.message_id, lambda m: "Analysing" in (m.caption or ""),
+                                timeout=30)  # in the (stuck) analyser now: said in the preview's caption
         os.kill(proc.pid, signal.SIGKILL)
         proc.wait(10)
     finally:

@@ -73,7 +73,7 @@ async def test_worker_killed_mid_analysis_the_user_gets_one_result_with_the_work
     await ann.send_document(ecg_page(), "ecg.jpg", "image/jpeg")
     preview = await ann.wait_for(preview_of, timeout=30)
     await ann.press("Confirm", preview.message_id)
-    progress = await ann.wait_for_text("Downloading", timeout=30)
+    progress = await ann.wait_for_edit(preview.message_id, timeout=30)  # the preview is the progress display now
     remote = bot.runtime.services.remote_analyses
     for _ in range(600):  # until a worker classifies (it loads the models then: mid-analysis)
         keys = [k.decode() for k in remote.redis.keys("celery-task-meta-*")]
@@ -91,9 +91,10 @@ async def test_worker_killed_mid_analysis_the_user_gets_one_result_with_the_work
     assert result.button_texts[-1] == texts.EXPORT_BUTTON  # the digitized signals came back from the worker
     heatmap = await ann.wait_for(lambda m: m.kind == "photo" and m.caption.startswith("Heat map"), timeout=60)
     assert heatmap.photo_bytes[:3] == b"\xff\xd8\xff"
-    shown = [plain(v.text) for v in progress.edits] + [plain(progress.text)]
+    await ann.wait_for_edit(preview.message_id, lambda m: m.raw_caption == texts.PROGRESS_DONE, timeout=30)
+    shown = [plain(v.caption) for v in progress.edits] + [plain(progress.caption)]
     assert plain(remote_analysis.PROGRESS_CLASSIFYING) in shown, shown
-    assert plain(progress.text) == plain(texts.PROGRESS_DONE)
+    assert not ann.chat_actions  # the caption says it; no chat action takes a turn before the result
     await ann.expect_silence(3)  # one result, not two
     assert sum(1 for m in ann.bot_messages() if is_result(m)) == 1
     await ann.press(texts.EXPORT_BUTTON, result.message_id)
@@ -109,14 +110,14 @@ async def test_broker_down_the_user_is_told_and_the_analysis_runs_when_it_is_bac
     await ann.send_document(image_bytes(fmt="PNG"), "ecg.png", "image/png")
     preview = await ann.wait_for(preview_of, timeout=30)
     await ann.press("Confirm", preview.message_id)
-    progress = await ann.wait_for_text("Downloading", timeout=30)
+    progress = await ann.wait_for_edit(preview.message_id, timeout=30)  # the preview is the progress display now
     for _ in range(100):
-        if "can't be reached" in progress.text:
+        if "can't be reached" in (progress.caption or ""):
             break
         await asyncio.sleep(0.1)
-    assert plain(progress.text) == plain(remote_analysis.PROGRESS_BROKER_DOWN)
+    assert plain(progress.caption) == plain(remote_analysis.PROGRESS_BROKER_DOWN)
     await ann.expect_silence(2)
     redis_server.start()
     result = await ann.wait_for(is_result, timeout=120)
     assert texts.NOT_AN_ECG in result.content  # a blank page: the worker's reading refused it
-    assert plain(progress.text) == plain(texts.PROGRESS_DONE)
+    await ann.wait_for_edit(preview.message_id, lambda m: m.raw_caption == texts.PROGRESS_DONE, timeout=30)

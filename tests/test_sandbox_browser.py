@@ -298,7 +298,7 @@ async def test_bot_media_edits_deletions_actions_render_live(browser_available, 
     assert "stop" in pressed, "pressing the inline button reaches the bot as a callback query"
 
 
-# --- the ECG flow in the page: upload → preview → Confirm → progress edited in place → result ------
+# --- the ECG flow in the page: upload → preview → Confirm → its caption the progress → result -------
 
 def drive_upload_confirm_result(driver, url: str, tmp_path, ecg_bytes: bytes, expected) -> None:
     page = Page(driver, url)
@@ -319,19 +319,18 @@ def drive_upload_confirm_result(driver, url: str, tmp_path, ecg_bytes: bytes, ex
     assert {"Confirm", "Cancel"} <= set(buttons), list(buttons)
     buttons["Confirm"].click()
 
-    progress = page.bot_text_after(preview, "Download")  # "⏳ Downloading…", edited on to "✅ Downloaded…"
-    psel = f'#messages .msg[data-message-id="{progress}"]'
-    page.until(lambda: "Analysed" in page.css(psel)[0].text, "the progress message did not reach ✅ Analysed")
-    assert "edited" in page.css(psel)[0].text and len(page.css(psel)) == 1, "progress is edited in place"
+    # the preview is the progress display: its caption "⏳ Downloading…", edited on to "✅ … Analysed" after
+    # the result and the heat map
     page.until(lambda: not page.css(sel + " .keyboard button"), "Confirm/Cancel should be gone after confirming")
-
-    result = page.bot_text_after(progress, "Uncertain" if expected.uncertain else "confidence")
+    result = page.bot_text_after(preview, "Uncertain" if expected.uncertain else "confidence")
     headline = page.css(f'#messages .msg[data-message-id="{result}"] .text b')[0].text
     assert headline == ("Uncertain" if expected.uncertain else expected.display_name)
     assert page.css(f'#messages .msg[data-message-id="{result}"] .text pre'), "the chart is preformatted"
     heat = page.bot_text_after(result, "Heat map")
     page.until(lambda: img_width(f'#messages .msg[data-message-id="{heat}"] img.photo') > 0,
                "the heat map is not shown inline")
+    page.until(lambda: "Analysed" in page.css(sel)[0].text, "the progress caption did not reach ✅ Analysed")
+    assert "edited" in page.css(sel)[0].text and len(page.css(sel)) == 1, "progress is edited in place"
     page.assert_no_errors()
 
 
