@@ -569,23 +569,21 @@ def header_rule_cover(page: np.ndarray) -> float:
         prof = hor[:, a:a + 100].mean(axis=1)
         peaks = np.where((prof >= RULE_STRETCH_COVER) & (prof >= np.maximum(np.r_[0, prof[:-1]], np.r_[prof[1:], 0])))[0]
         points += [(k, a + 50.0, float(y)) for y in peaks]
-    # the line through the most stretches (any two points make a candidate), nearly level and near the
-    # rule's place: the paper's top edge against a dark desk, or a fold, makes other straight lines
-    best = 0
+    # the line through the most stretches, nearly level and near the rule's place (the paper's top edge
+    # against a dark desk, or a fold, makes other straight lines): every line of a fine grid of slopes and
+    # heights at the page's middle, each counting the stretches with a point within 6 px of it
     pts = np.array(points, float).reshape(-1, 3)
-    for i in range(len(pts)):
-        for j in range(i + 1, len(pts)):
-            if pts[i, 0] == pts[j, 0]:
-                continue
-            slope = (pts[j, 2] - pts[i, 2]) / (pts[j, 1] - pts[i, 1])
-            mid = pts[i, 2] + slope * (800.0 - pts[i, 1])
-            if abs(slope) > RULE_MAX_SLOPE or not RULE_BAND[0] <= mid <= RULE_BAND[1]:
-                continue
-            on = np.abs(pts[:, 2] - (pts[i, 2] + slope * (pts[:, 1] - pts[i, 1]))) <= 6
-            best = max(best, len(np.unique(pts[on, 0])))
-    if best == 0 and len(pts):  # a single stretch
-        best = int(np.any((pts[:, 2] >= RULE_BAND[0]) & (pts[:, 2] <= RULE_BAND[1])))
-    return best / 14.0
+    if len(pts) == 0:
+        return 0.0
+    slopes = np.linspace(-RULE_MAX_SLOPE, RULE_MAX_SLOPE, 41)
+    mids = np.arange(RULE_BAND[0], RULE_BAND[1] + 1.0, 2.0)
+    sl, md = (g.reshape(-1, 1) for g in np.meshgrid(slopes, mids))
+    near = np.abs(pts[None, :, 2] - (md + sl * (pts[None, :, 1] - 800.0))) <= 6  # (lines, points)
+    stretches = pts[:, 0].astype(int)
+    covered = np.zeros((len(sl), 14), bool)
+    for k in np.unique(stretches):
+        covered[:, k] = near[:, stretches == k].any(axis=1)
+    return float(covered.sum(axis=1).max() / 14.0)
 
 
 RULE_MAX_SLOPE = 0.1  # the rule's tilt on a rectified photo (its top is extrapolated from the rows)
