@@ -253,6 +253,26 @@ def _ink_mask(gray: np.ndarray, size: int) -> np.ndarray:
     return ink & (thick == 0)
 
 
+def _rows_extent(ink: np.ndarray, rows_y: np.ndarray, sc: float) -> tuple[int, int] | None:
+    """(first, last) column of the rows' ink on a 1/SMALL page whose rows lie at `rows_y` (scale `sc`):
+    the longest run of columns with ink in the rows' bands, short gaps bridged (specks of a textured
+    background beyond the paper's edge are not part of it). None when no run spans 50 columns."""
+    band = np.zeros_like(ink)
+    half = max(2, int(0.3 * L.ROW_PITCH / SMALL * sc))
+    for y in rows_y:
+        band[max(0, int(y) - half):int(y) + half + 1] = True
+    cols = np.convolve((ink & band).sum(axis=0).astype(np.float32), np.ones(5) / 5, mode="same")
+    on = cv2.morphologyEx((cols > 0.5).astype(np.uint8)[None], cv2.MORPH_CLOSE, np.ones((1, 7), np.uint8))[0]
+    edges = np.diff(np.r_[0, on, 0].astype(np.int8))
+    starts, ends = np.where(edges == 1)[0], np.where(edges == -1)[0]
+    if len(starts) == 0:
+        return None
+    k = int((ends - starts).argmax())
+    if ends[k] - starts[k] < 50:
+        return None
+    return int(starts[k]), int(ends[k])
+
+
 def _reframe(image: np.ndarray, quad: np.ndarray) -> np.ndarray | None:
     """A better outline from a rough one: on the warped page, find the four trace rows (the height
     profile of the ink against the layout's rows, over scale and shift) and the rows' ends, and stretch
@@ -277,23 +297,10 @@ def _reframe(image: np.ndarray, quad: np.ndarray) -> np.ndarray | None:
     if best[0] <= 0:
         return None
     # y_observed = sc * y_layout + sh  ->  the rows' band, and the ends of the ink along them
-    band = np.zeros_like(ink)
-    half = max(2, int(0.3 * L.ROW_PITCH / SMALL * sc))
-    for y in rows * sc + sh:
-        band[max(0, int(y) - half):int(y) + half + 1] = True
-    cols = (ink & band).sum(axis=0).astype(np.float32)
-    cols = np.convolve(cols, np.ones(5) / 5, mode="same")
-    # the rows' ink is one run across the page (short gaps bridged); specks of a textured background
-    # beyond the paper's edge are not part of it
-    on = cv2.morphologyEx((cols > 0.5).astype(np.uint8)[None], cv2.MORPH_CLOSE, np.ones((1, 7), np.uint8))[0]
-    edges = np.diff(np.r_[0, on, 0].astype(np.int8))
-    starts, ends = np.where(edges == 1)[0], np.where(edges == -1)[0]
-    if len(starts) == 0:
+    extent = _rows_extent(ink, rows * sc + sh, sc)
+    if extent is None:
         return None
-    k = int((ends - starts).argmax())
-    if ends[k] - starts[k] < 50:
-        return None
-    x0, x1 = starts[k] * SMALL, ends[k] * SMALL
+    x0, x1 = extent[0] * SMALL, extent[1] * SMALL
     ay = 1.0 / sc
     by = -sh * SMALL / sc
     ax = (ROWS_X[1] - ROWS_X[0]) / max(x1 - x0, 1)
@@ -358,21 +365,11 @@ def _register(image: np.ndarray, quad: np.ndarray) -> np.ndarray | None:
     _, sc, sh = best
     if best[0] <= 0:
         return None
-    band = np.zeros_like(rows_ink)
-    half = max(2, int(0.3 * L.ROW_PITCH / SMALL * sc))
-    for y in np.array(L.BASELINE_Y) / SMALL * sc + oy + sh:
-        band[max(0, int(y) - half):int(y) + half + 1] = True
-    cols = np.convolve((rows_ink & band).sum(axis=0).astype(np.float32), np.ones(5) / 5, mode="same")
-    on = cv2.morphologyEx((cols > 0.5).astype(np.uint8)[None], cv2.MORPH_CLOSE, np.ones((1, 7), np.uint8))[0]
-    edges = np.diff(np.r_[0, on, 0].astype(np.int8))
-    starts, ends = np.where(edges == 1)[0], np.where(edges == -1)[0]
-    if len(starts) == 0:
-        return None
-    k = int((ends - starts).argmax())
-    if ends[k] - starts[k] < 50:
+    extent = _rows_extent(rows_ink, np.array(L.BASELINE_Y) / SMALL * sc + oy + sh, sc)
+    if extent is None:
         return None
     # canvas (the right way up) -> canonical page: x from the rows' ends, y from the fitted scale/shift
-    x0, x1 = (starts[k] - ox) * SMALL, (ends[k] - ox) * SMALL
+    x0, x1 = (extent[0] - ox) * SMALL, (extent[1] - ox) * SMALL
     ax = (ROWS_X[1] - ROWS_X[0]) / max(x1 - x0, 1)
     if not (0.6 < ax < 1.7):
         return None
