@@ -60,7 +60,6 @@ def _check_area(strokes: np.ndarray) -> np.ndarray:
     return cv2.resize(strokes[y0:y1, x0:x1].astype(np.float32), (aw, ah), interpolation=cv2.INTER_AREA)
 
 
-MIN_HEADER_RULE = 0.7  # `sheet.header_rule_cover` a photo without its pulses in place needs to be read
 
 
 def _pulses_in_place(grid: Grid) -> bool:
@@ -108,7 +107,7 @@ def read_ecg(data: bytes | str | np.ndarray) -> Reading:
         # the page is must show on it, by the calibration pulses at the rows' left ends or else by the
         # header's rule across the top. With neither, refuse.
         rule = sheet_step.header_rule_cover(page)
-        if rule < MIN_HEADER_RULE:
+        if rule < sheet_step.ORIENTED_RULE:  # the header rule's cover a photo without its pulses needs
             return refuse("unoriented", f"which way up the sheet lies cannot be told (no calibration pulse "
                           f"at the rows' starts, header rule cover {rule:.2f})", sheet=found, grid=grid,
                           prepared=prepared)

@@ -552,8 +552,9 @@ def header_rule_cover(page: np.ndarray) -> float:
     across the top 300 px (a line, not one height: a photo's page may come out slightly tilted or
     bent at the top, where no trace row pins it). Near 1 on a page the right way up; on a page turned
     180 degrees the rule lies near the bottom and the top holds the rhythm strip's and the footer's
-    broken strokes (measured on the real test pages' photos: upright pages mostly 0.75-1, pages read
-    upside down at most 0.5)."""
+    broken strokes, and the rhythm strip's flat baseline lies below `RULE_BAND` (pinned by
+    tests/test_sheet_photos.py: a page, tilted 2.5 degrees or not, ≥ 0.7 upright and < 0.5 turned over;
+    the photos of real pages read upside down are refused)."""
     from inference.grid import ink_map
 
     top = np.ascontiguousarray(page[:300])
@@ -697,7 +698,7 @@ def _rectified(image: np.ndarray, h0: np.ndarray, score0: float) -> tuple[np.nda
     return h, page, score
 
 
-ORIENTED_RULE = 0.7  # `header_rule_cover` that shows a page the right way up (as `reading` requires)
+ORIENTED_RULE = 0.7  # `header_rule_cover` that shows a page the right way up (`reading` requires it too)
 
 
 def _reregistered(image: np.ndarray, h: np.ndarray, page: np.ndarray, score: float, rot: int,
@@ -709,7 +710,8 @@ def _reregistered(image: np.ndarray, h: np.ndarray, page: np.ndarray, score: flo
     def key(p: int, pg: np.ndarray, s: float) -> tuple:
         return p >= 2 or header_rule_cover(pg) >= ORIENTED_RULE, min(p, 2), s
 
-    if key(pulses, page, score)[0]:  # its orientation shows: its registration is the finer one
+    before = key(pulses, page, score)
+    if before[0]:  # its orientation shows: its registration is the finer one
         return h, page, score, rot
     corners = cv2.perspectiveTransform(_canonical_corners().reshape(-1, 1, 2), np.linalg.inv(h)).reshape(4, 2)
     quad = _register(image, corners)
@@ -719,7 +721,7 @@ def _reregistered(image: np.ndarray, h: np.ndarray, page: np.ndarray, score: flo
     quad = quad if reframed is None else reframed
     h0 = cv2.getPerspectiveTransform(quad.astype(np.float32), _canonical_corners())
     hr, pager, scorer = _rectified(image, h0, structure_score(_warp_small(image, quad)))
-    if key(_pulse_count(image, hr), pager, scorer) <= key(pulses, page, score):
+    if key(_pulse_count(image, hr), pager, scorer) <= before:
         return h, page, score, rot
     # turned 180 degrees against the outline it came from when its top-left corner went to the other end
     flipped = np.linalg.norm(quad[0] - corners[2]) < np.linalg.norm(quad[0] - corners[0])
