@@ -129,7 +129,9 @@ class BotHarness:
 
     # --- mail ---------------------------------------------------------------------------------
     async def mail_to(self, address: str, count: int = 1):
-        return await self.outbox.wait_for_message(address, timeout=10, count=count)
+        # a wait, not a timing check: under a loaded CI (50 sign-ups at once) the mail sender's
+        # lease loop can take well over 10 s to reach the last message
+        return await self.outbox.wait_for_message(address, timeout=45, count=count)
 
     async def activation_token(self, address: str, count: int = 1) -> str:
         message = await self.mail_to(address, count)
