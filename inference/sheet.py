@@ -679,6 +679,7 @@ def find_sheet(image: np.ndarray) -> Sheet:
             pulses = _pulse_count(image, h)
     if pulses < 2:
         h, page, score, rot = _reregistered(image, h, page, score, rot, pulses)
+    h, page, score, rot = _turned_by_rule(image, h, page, score, rot)
     corners = cv2.perspectiveTransform(_canonical_corners().reshape(-1, 1, 2), np.linalg.inv(h)).reshape(4, 2)
     sheet = Sheet(page=white_balanced(page), method=method, corners=corners, rotation=rot, score=score)
     return _judge(image, sheet, h)
@@ -726,6 +727,33 @@ def _reregistered(image: np.ndarray, h: np.ndarray, page: np.ndarray, score: flo
     # turned 180 degrees against the outline it came from when its top-left corner went to the other end
     flipped = np.linalg.norm(quad[0] - corners[2]) < np.linalg.norm(quad[0] - corners[0])
     return hr, pager, scorer, (rot + 180) % 360 if flipped else rot
+
+
+TURN_CENTRES = ((L.PAGE_W / 2, L.PAGE_H / 2),  # a page registered by its outline turns about its middle,
+                (L.PAGE_W / 2, (L.BASELINE_Y[0] + L.BASELINE_Y[-1]) / 2))  # one registered by its rows about theirs
+TURN_RULE_GAIN = 0.3  # how much more of the header rule the turned page must show
+
+
+def _turned_by_rule(image: np.ndarray, h: np.ndarray, page: np.ndarray, score: float,
+                    rot: int) -> tuple[np.ndarray, np.ndarray, float, int]:
+    """(homography, page, score, rotation): a page whose header rule does not show across its top, turned
+    180 degrees when the turned page shows it (`header_rule_cover` >= ORIENTED_RULE, TURN_RULE_GAIN more
+    than before). The calibration-pulse test that chose the way up can be fooled on a blurred photo (the
+    trace's ends and QRS spikes at the left end of a page upside down pass for pulses, and the real
+    pulses, blurred, fail it); the rule is one unbroken straight stroke no trace makes. Both centres of
+    turning are tried (the outline's and the rows'), each refined on its rows."""
+    cover = header_rule_cover(page)
+    if cover >= ORIENTED_RULE:
+        return h, page, score, rot
+    for cx, cy in TURN_CENTRES:
+        turn = np.array([[-1.0, 0.0, 2 * cx], [0.0, -1.0, 2 * cy], [0.0, 0.0, 1.0]])
+        h0 = turn @ h
+        small = cv2.resize(_warp(image, h0), (L.PAGE_W // SMALL, L.PAGE_H // SMALL), interpolation=cv2.INTER_AREA)
+        ht, paget, scoret = _rectified(image, h0, structure_score(small))
+        turned = header_rule_cover(paget)
+        if turned >= ORIENTED_RULE and turned >= cover + TURN_RULE_GAIN and scoret >= score - REFINE_TOLERANCE:
+            return ht, paget, scoret, (rot + 180) % 360
+    return h, page, score, rot
 
 
 def white_balanced(page: np.ndarray) -> np.ndarray:

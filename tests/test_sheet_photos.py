@@ -122,6 +122,27 @@ def test_an_outline_upside_down_and_off_its_rows_is_registered_again_by_the_rule
     assert _registration_error(photo, found) < 25
 
 
+def test_a_page_rectified_upside_down_is_turned_by_its_header_rule(pages):
+    # the calibration-pulse test chose the wrong way up (blurred pulses missed, the trace's ends taken for
+    # pulses): the header rule, shown across the top only of the page turned over, turns it
+    from inference.sheet import _canonical_corners, _turned_by_rule, _warp, header_rule_cover
+
+    photo = render_photo(pages[2].image, 4)
+    image = photo.image()
+    true = np.asarray(photo.corners, np.float32)
+    h_upside = cv2.getPerspectiveTransform(np.roll(true, 2, axis=0), _canonical_corners())
+    page = _warp(image, h_upside)
+    assert header_rule_cover(page) < 0.5
+    h, turned, _, rot = _turned_by_rule(image, h_upside, page, 0.9, 90)
+    assert rot == 270 and header_rule_cover(turned) >= 0.7
+    corners = cv2.perspectiveTransform(_canonical_corners().reshape(-1, 1, 2), np.linalg.inv(h)).reshape(4, 2)
+    assert _registration_error(photo, corners) < 6
+    # a page the right way up is left as it is (the same arrays back)
+    up = cv2.getPerspectiveTransform(true, _canonical_corners())
+    page_up = _warp(image, up)
+    assert _turned_by_rule(image, up, page_up, 0.9, 0)[1] is page_up
+
+
 def test_the_header_rule_shows_which_way_up_a_page_is_even_tilted(pages):
     from inference.sheet import header_rule_cover
 
@@ -137,8 +158,9 @@ def test_the_header_rule_shows_which_way_up_a_page_is_even_tilted(pages):
 
 # photos of real pages (train items, photo seeds) the sheet finder rectified upside down or with its
 # rows far from their places, then refused as "unoriented": registered again by the header's rule
+# (19 and 64: rectified upside down, the trace's ends passing for pulses; turned by `_turned_by_rule`)
 @pytest.mark.skipif(not SHARED.is_dir(), reason=f"ECG images not available at {SHARED}")
-@pytest.mark.parametrize("item, seed", [(55, 5055), (85, 5085), (96, 5096)])
+@pytest.mark.parametrize("item, seed", [(55, 5055), (85, 5085), (96, 5096), (19, 5019), (64, 5064)])
 def test_a_photo_off_its_rows_or_upside_down_is_read_the_right_way_up(item, seed):
     import json
 

@@ -4,8 +4,9 @@ the sheet finder (the test split's photos are for the report only: `training.eva
     python -m training.studies.photo_refusals [--n 120] [--offset 0]
 
 Photo i of the train split is rendered with seed PHOTO_SEED0 + i (`training/photo_render.py`) and read by
-`inference.reading.read_ecg`; prints each refusal (page, reason, detail, how the sheet was found) and the
-count per reason. Measured 2026-12-03: the first 120 refused 5 (2 `unoriented`) after `sheet._register`,
+`inference.reading.read_ecg` (through `training.readings_cache`: the same readings the models train on);
+prints each refusal and the count per reason, and checks every accepted photo against its scan's reading
+(median lead correlation: a photo read upside down correlates negatively). Measured 2026-12-03: the first 120 refused 5 (2 `unoriented`) after `sheet._register`,
 9 (6 `unoriented`) before it; all 292: 11 (5 `unoriented`).
 """
 
@@ -21,28 +22,59 @@ from training.data import DEFAULT_DATA, REPO_ROOT
 PHOTO_SEED0 = 5000
 
 
+def agreement(photo, scan) -> float | None:
+    """Median over the leads both readings traced of the Pearson correlation of the photo's signal with
+    the scan's: near +1 read right, negative when the photo was read upside down (inverted and reversed)."""
+    import numpy as np
+
+    rs = []
+    for name, lead in photo.leads.items():
+        other = scan.leads.get(name)
+        if other is None:
+            continue
+        a, b = np.asarray(lead.signal, float), np.asarray(other.signal, float)
+        n = min(len(a), len(b))
+        ok = np.isfinite(a[:n]) & np.isfinite(b[:n])
+        if ok.sum() > 100 and a[:n][ok].std() > 0 and b[:n][ok].std() > 0:
+            rs.append(np.corrcoef(a[:n][ok], b[:n][ok])[0, 1])
+    return float(np.median(rs)) if rs else None
+
+
 def main(argv: list[str] | None = None) -> int:
-    from inference.image_io import load_image
-    from inference.reading import read_ecg
-    from training.photo_render import render_photo
+    import numpy as np
+
+    from training.readings_cache import readings
 
     ap = argparse.ArgumentParser(prog="python -m training.studies.photo_refusals", description=__doc__.splitlines()[0])
     ap.add_argument("--n", type=int, default=120)
     ap.add_argument("--offset", type=int, default=0)
+    ap.add_argument("--workers", type=int, default=2)
     a = ap.parse_args(argv)
     items = json.loads((REPO_ROOT / "training" / "split.json").read_text())["train"]
+    idx = list(range(a.offset, min(len(items), a.offset + a.n)))
+    path = [str(Path(DEFAULT_DATA) / items[i]["name"]) for i in idx]
+    photos = readings([(p, items[i]["sha256"], PHOTO_SEED0 + i) for p, i in zip(path, idx)], a.workers)
+    scans = readings([(p, items[i]["sha256"], None) for p, i in zip(path, idx)], a.workers)
     reasons: Counter = Counter()
-    for i in range(a.offset, min(len(items), a.offset + a.n)):
-        image = load_image((Path(DEFAULT_DATA) / items[i]["name"]).read_bytes())
-        reading = read_ecg(render_photo(image, PHOTO_SEED0 + i).jpeg)
-        if not reading.ok:
-            reasons[reading.reason] += 1
-            sheet = reading.sheet
-            how = f"{sheet.method} {sheet.rotation} {sheet.score:.2f}" if sheet is not None else "-"
-            print(f"{i} {items[i]['name']}: {reading.reason} ({reading.detail}) [{how}]", flush=True)
-    total = min(len(items), a.offset + a.n) - a.offset
-    print(f"refused {sum(reasons.values())} of {total}: {dict(reasons)}")
+    agree = []
+    for i, photo, scan in zip(idx, photos, scans):
+        if isinstance(photo, str):
+            reasons[photo] += 1
+            print(f"{i} {items[i]['name']}: {photo}", flush=True)
+        elif not isinstance(scan, str):
+            r = agreement(photo[0], scan[0])
+            if r is not None:
+                agree.append(r)
+                if r < UPSIDE_DOWN_R:
+                    print(f"{i} {items[i]['name']}: read upside down? (median lead correlation with the scan {r:.2f})")
+    agree = np.array(agree)
+    print(f"refused {sum(reasons.values())} of {len(idx)}: {dict(reasons)}")
+    print(f"accepted and compared with the scan's reading: {len(agree)}; median lead correlation: median "
+          f"{np.median(agree):.2f}, < {UPSIDE_DOWN_R} (read upside down) {int((agree < UPSIDE_DOWN_R).sum())}")
     return 0
+
+
+UPSIDE_DOWN_R = -0.2
 
 
 if __name__ == "__main__":
