@@ -1,6 +1,6 @@
 """A 1-D bottleneck ResNet-50 (xresnet1d50 of the PTB-XL benchmarks) over the digitized page, in Keras.
 
-    python -m training.resnet1d pretrain --n 3600 --epochs 8 --out ~/.cache/ecg-analyzer/resnet1d_synth.weights.h5
+    python -m training.resnet1d pretrain --n 3600 --epochs 8 --paper-share 0.25 --out ~/.cache/ecg-analyzer/resnet1d_synth.weights.h5
 
 Input (`signal_tensor`): the page on one 10 s axis at 100 Hz (the PTB-XL benchmarks' rate), 1000 samples
 by 26 channels:
@@ -187,11 +187,19 @@ def compile_multiclass(model, lr: float = 3e-4):
 
 
 def fit_synthetic(n: int, seed: int = 0, width: float = RECOMMENDED_WIDTH, epochs: int = 8, batch_size: int = 32,
-                  verbose: int = 2):
-    """Pre-train on `n` synthetic pages (training.synthetic_pathology), multi-label; returns the model."""
+                  verbose: int = 2, paper_share: float = 0.0, workers: int = 2, log=print):
+    """Pre-train on `n` synthetic pages (training.synthetic_pathology), multi-label; returns the model.
+    A share `paper_share` of them is drawn on the product's page, half of those photographed, and read
+    back by the product's reader (training.synthetic_paper), so the model also sees the digitizer's errors."""
+    from training import synthetic_paper
     from training import synthetic_pathology as sp
 
-    pages, y, _ = sp.dataset(n, seed)
+    n_paper = int(round(n * paper_share))
+    pages, y, _ = sp.dataset(n - n_paper, seed)
+    if n_paper:
+        paper, y_paper, refused = synthetic_paper.paper_dataset(n_paper, seed, photo_share=0.5, workers=workers)
+        log(f"synthetic pages through paper: {len(paper)} read back, {refused} refused by the reader")
+        pages, y = pages + paper, np.concatenate([y, y_paper])
     model = compile_multilabel(build_resnet1d50(n_outputs=len(sp.LABELS), width=width))
     model.fit(signal_tensors(pages), y, batch_size=batch_size, epochs=epochs, shuffle=True, verbose=verbose)
     return model
@@ -215,9 +223,13 @@ def main(argv: list[str] | None = None) -> int:
     pre.add_argument("--epochs", type=int, default=8)
     pre.add_argument("--width", type=float, default=RECOMMENDED_WIDTH)
     pre.add_argument("--seed", type=int, default=0)
+    pre.add_argument("--paper-share", type=float, default=0.25,
+                     help="share of the pages drawn on paper (half photographed) and read back by the digitizer")
+    pre.add_argument("--workers", type=int, default=2)
     pre.add_argument("--out", type=Path, default=DEFAULT_WEIGHTS)
     args = ap.parse_args(argv)
-    model = fit_synthetic(args.n, args.seed, args.width, args.epochs)
+    model = fit_synthetic(args.n, args.seed, args.width, args.epochs, paper_share=args.paper_share,
+                          workers=args.workers)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     model.save_weights(args.out)
     print(f"saved {args.out} ({model.count_params()} parameters)")
