@@ -273,10 +273,10 @@ class BotRuntime:
             import gc
 
             from inference.classifier import get_classifier
-            from inference.measure_model import get_measure_model
+            from inference.diagnosis import get_diagnosis
 
             get_classifier()
-            get_measure_model()
+            get_diagnosis()
             gc.freeze()
 
         try:

@@ -9,7 +9,7 @@
 The picture is read first (`inference.reading.read_ecg`: photo -> rectified sheet -> ECG check -> grid
 -> signals -> measurements). A refused reading is a refused Result carrying the reading's reason code;
 the models never see it. Otherwise the diagnosis comes from the measurement model over what the
-digitizer measured (`inference.measure_model`), and the image model (ResNet50 + lead head) gets
+digitizer measured and the 1-D ResNet-50 over the signals, combined (`inference.diagnosis`), and the image model (ResNet50 + lead head) gets
 `reading.prepared`, cut from the rectified sheet, for the heat map: its class-activation map of the
 diagnosed class.
 """
@@ -79,12 +79,13 @@ def heatmap_png(image: bytes | str) -> bytes | None:
 
 
 def diagnosis_probabilities(reading: Any) -> np.ndarray:
-    """The diagnosis of a page read: the measurement model over what the digitizer measured
-    (`inference.measure_model`; why it and not the image model: reports/measure_model.md)."""
+    """The diagnosis of a page read: the measurement model over what the digitizer measured and the 1-D
+    ResNet-50 over the signals, combined (`inference.diagnosis`; why these and not the image model:
+    reports/stacking_cv.md, reports/measure_model.md)."""
+    from inference.diagnosis import get_diagnosis
     from inference.features import features
-    from inference.measure_model import get_measure_model
 
-    return get_measure_model().probabilities(features(reading.digitized, reading.measurements))
+    return get_diagnosis().probabilities(features(reading.digitized, reading.measurements), reading.digitized)
 
 
 def analyse_prepared(prep: P.Prepared, max_width: int = 1000) -> tuple[Result, bytes | None]:

@@ -1,5 +1,5 @@
-"""`inference.analysis.analyse` (what the bot runs): the diagnosis is the measurement model's over the
-reading's features, `classify` gives the same without the heat map; refusals carry the reading's
+"""`inference.analysis.analyse` (what the bot runs): the diagnosis is the shipped combiner's over the
+measurement model's and the 1-D ResNet-50's outputs for the reading, `classify` gives the same without the heat map; refusals carry the reading's
 reason code."""
 
 from __future__ import annotations
@@ -7,6 +7,7 @@ from __future__ import annotations
 import io
 from pathlib import Path
 
+import numpy as np
 import pytest
 from PIL import Image
 
@@ -17,9 +18,10 @@ SHARED = Path(__file__).resolve().parents[2] / "shared" / "data" / "ecg-images"
 
 
 @pytest.mark.skipif(not SHARED.is_dir(), reason=f"ECG images not available at {SHARED}")
-def test_diagnosis_from_the_measurement_model_and_a_heatmap_of_it():
+def test_diagnosis_from_the_combined_models_and_a_heatmap_of_it():
+    from inference.diagnosis import get_diagnosis, log_softmax
     from inference.features import features
-    from inference.measure_model import get_measure_model
+    from inference.signal_model import get_signal_model
 
     for path in sorted(SHARED.rglob("*.jpg"))[::150]:
         data = path.read_bytes()
@@ -28,7 +30,11 @@ def test_diagnosis_from_the_measurement_model_and_a_heatmap_of_it():
         result, heatmap = a.result, a.heatmap
         assert a.digitized is not None and result.measurements and result.measurements["heart_rate_bpm"] > 0
         assert result.label == expected.label and result.uncertain == expected.uncertain
-        probs = get_measure_model().probabilities(features(a.digitized, a.measurements))
+        diagnosis = get_diagnosis()
+        x = features(a.digitized, a.measurements)
+        members = [log_softmax(diagnosis.measure.raw_scores(x)), log_softmax(get_signal_model().logits(a.digitized))[None]]
+        probs = diagnosis.combiner.probabilities(members)[0]  # both members count: neither alone gives it
+        assert not np.allclose(probs, diagnosis.combiner.probabilities([members[0], members[0]])[0])
         for key, p in zip(LABELS, probs):
             assert result.probabilities[key] == pytest.approx(float(p), abs=1e-9)
             assert expected.probabilities[key] == pytest.approx(float(p), abs=1e-9)

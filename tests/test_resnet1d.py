@@ -1,4 +1,4 @@
-"""training.resnet1d: the input layout of a digitized page, the xresnet1d50's shapes and sizes, a training step."""
+"""The signal model's input layout of a digitized page (inference.signal_model), the xresnet1d50's shapes and sizes, a training step (training.resnet1d)."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from inference import layout as L
+from inference import signal_model as SM
 from training import resnet1d as R
 from training import synthetic_pathology as sp
 
@@ -63,7 +64,7 @@ def test_resnet1d50_shapes_and_size():
     assert model.output.shape[1:] == (11,)
     assert 1.0e6 < model.count_params() < 1.4e6
     adds = [ly for ly in model.layers if isinstance(ly, keras.layers.Add)]
-    assert len(adds) == sum(R.BLOCKS) == 16  # 3 + 4 + 6 + 3 bottleneck blocks
+    assert len(adds) == sum(SM.BLOCKS) == 16  # 3 + 4 + 6 + 3 bottleneck blocks
     middle = [ly for ly in model.layers if ly.name.endswith("_b_conv")]
     assert len(middle) == 16 and all(ly.kernel_size == (5,) for ly in middle)
     assert len([ly for ly in model.layers if ly.name.startswith("stem") and ly.name.endswith("_conv")]) == 3

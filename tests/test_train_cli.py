@@ -27,25 +27,31 @@ def chain(monkeypatch, tmp_path):
     monkeypatch.setattr(cli, "run_image", lambda cfg: calls.append(("image", cfg)))
     monkeypatch.setattr(cli, "install_image", lambda run_dir: calls.append(("install_image", Path(run_dir))))
     monkeypatch.setattr(cli, "run_signal", lambda out: calls.append(("signal", Path(out))) or 0)
+    monkeypatch.setattr(cli, "run_stack", lambda weights, out_dir, workers: calls.append(("stack", Path(weights), Path(out_dir))) or 0)
     return calls, clock, tmp_path / "run"
 
 
 def test_all_trains_the_diagnosis_then_the_image_model_with_what_is_left_of_the_budget(chain):
     calls, clock, run = chain
     assert cli.train_main(["--out", str(run), "--budget-minutes", "120"]) == 0
-    assert [c[0] for c in calls] == ["measure", "image"]
+    assert [c[0] for c in calls] == ["measure", "signal", "stack", "image"]
     assert calls[0][1] == run / "measure_model.npz" and calls[0][2:] == (5, 3)
-    cfg = calls[1][1]
+    assert calls[1] == ("signal", run / "resnet1d_synth.weights.h5")
+    assert calls[2] == ("stack", run / "resnet1d_synth.weights.h5", run)  # the weights just pre-trained
+    cfg = calls[3][1]
     assert cfg.out_dir == str(run)
     assert cfg.max_minutes == pytest.approx(120 - 30 - cli.IMAGE_OVERHEAD_MINUTES)
 
 
 def test_install_writes_the_shipped_files(chain):
     from inference.measure_model import MODEL_FILE
+    from inference.model_def import MODEL_DIR
+    from training.resnet1d import DEFAULT_WEIGHTS
 
     calls, clock, run = chain
     assert cli.train_main(["--out", str(run), "--install"]) == 0
     assert calls[0][1] == MODEL_FILE
+    assert calls[1] == ("signal", DEFAULT_WEIGHTS) and calls[2] == ("stack", DEFAULT_WEIGHTS, MODEL_DIR)
     assert calls[-1] == ("install_image", run)
 
 
@@ -53,7 +59,7 @@ def test_the_image_model_is_skipped_when_the_budget_is_spent(chain, capsys):
     calls, clock, run = chain
     clock["measure_s"] = 100 * 60
     assert cli.train_main(["--out", str(run), "--budget-minutes", "120"]) == 0
-    assert [c[0] for c in calls] == ["measure"]
+    assert [c[0] for c in calls] == ["measure", "signal", "stack"]
     assert "image: skipped" in capsys.readouterr().out
 
 
@@ -71,3 +77,6 @@ def test_one_stage_alone(chain):
     calls.clear()
     assert cli.train_main(["--out", str(run), "--stage", "signal"]) == 0
     assert calls == [("signal", run / "resnet1d_synth.weights.h5")]
+    calls.clear()
+    assert cli.train_main(["--out", str(run), "--stage", "stack"]) == 0
+    assert calls == [("stack", run / "resnet1d_synth.weights.h5", run)]

@@ -2,17 +2,20 @@
 
 `ecg-bot train` reproduces what the product ships, in order, within one time budget:
 
-1. `measure` — the diagnosis: every page read once (and a rendered phone photo of each; cached), the
-   measurement model cross-validated (5 folds x 3 repeats, the MI decision weight in nested folds), fitted
-   on all of train+val and tested once (`training.measure_model`; about 35 minutes on this CPU with
-   the readings to make, 20 with them cached);
-2. `image` — the heat map's lead-crop ResNet50 and its lead head (`training.train`), given what is left
+1. `measure` — the measurement model: every page read once (and a rendered phone photo of each; cached),
+   cross-validated (5 folds x 3 repeats, the MI decision weight in nested folds), fitted on all of
+   train+val and tested once (`training.measure_model`; about 35 minutes on this CPU with the readings to
+   make, 20 with them cached);
+2. `signal` — the 1-D ResNet-50's pre-training on synthetic pathology, a quarter of it drawn on paper and
+   read back (`training.resnet1d`; about 12 minutes);
+3. `stack` — the diagnosis: the measurement model and the 1-D ResNet-50 out of fold, the combiner fitted on
+   their out-of-fold outputs, the final 1-D ResNet-50, the test split once (`training.stacking`; about 12
+   minutes);
+4. `image` — the heat map's lead-crop ResNet50 and its lead head (`training.train`), given what is left
    of the budget (it stops after the epoch that passes it).
 
-`--stage signal` pre-trains the 1-D ResNet-50 on synthetic pathology (`training.resnet1d`): a study
-member that cross-validation has not shown to improve the diagnosis, so it is not shipped and not part of
-`all`. With `--install` the models go to `inference/model/` and the reports to `reports/`; without it,
-to the run folder.
+With `--install` the models go to `inference/model/` and the reports to `reports/`; without it, to the run
+folder.
 """
 
 from __future__ import annotations
@@ -22,7 +25,7 @@ import sys
 import time
 from pathlib import Path
 
-STAGES = ("measure", "image")  # `all`, in order
+STAGES = ("measure", "signal", "stack", "image")  # `all`, in order
 IMAGE_MIN_MINUTES = 15.0  # below this much budget left the image model is not started
 IMAGE_OVERHEAD_MINUTES = 8.0  # crop cache and lead head, after the epochs the budget allows
 
@@ -46,6 +49,12 @@ def run_signal(out: Path) -> int:
     return resnet1d.main(["pretrain", "--out", str(out)])
 
 
+def run_stack(weights: Path, out_dir: Path, workers: int) -> int:
+    from training import stacking
+
+    return stacking.main(["--weights", str(weights), "--out-dir", str(out_dir), "--workers", str(workers)])
+
+
 def install_image(run_dir: Path) -> None:
     import shutil
 
@@ -64,9 +73,10 @@ def train_main(argv: list[str] | None = None) -> int:
 
     d = Config()
     ap = argparse.ArgumentParser(prog="ecg-bot train", description="Train what the product ships: the diagnosis "
-                                 "(measurement model), then the heat map's ResNet50, within a time budget.")
-    ap.add_argument("--stage", choices=("all", "measure", "image", "signal"), default="all",
-                    help="all = measure, then image (default); signal = the 1-D ResNet's synthetic pre-training")
+                                 "(measurement model, 1-D ResNet-50, their combiner), then the heat map's ResNet50, "
+                                 "within a time budget.")
+    ap.add_argument("--stage", choices=("all",) + STAGES, default="all",
+                    help="all = measure, signal, stack, image in order (default); or one of them")
     ap.add_argument("--budget-minutes", type=float, default=120.0, help="wall-clock budget of the whole run")
     ap.add_argument("--data", default=str(data.DEFAULT_DATA), help="folder with one sub-folder per class")
     ap.add_argument("--out", default=d.out_dir, help="run folder for checkpoints, models and reports (default: runs/train)")
@@ -97,17 +107,29 @@ def train_main(argv: list[str] | None = None) -> int:
     def minutes_left() -> float:
         return a.budget_minutes - (time.time() - t0) / 60.0
 
-    if a.stage == "signal":
-        from training.resnet1d import DEFAULT_WEIGHTS
-
-        return run_signal(DEFAULT_WEIGHTS if a.install else run_dir / "resnet1d_synth.weights.h5")
     stages = STAGES if a.stage == "all" else (a.stage,)
+    n = len(stages)
+    from training.resnet1d import DEFAULT_WEIGHTS
+
+    weights = DEFAULT_WEIGHTS if a.install else run_dir / "resnet1d_synth.weights.h5"
     try:
         if "measure" in stages:
             from inference.measure_model import MODEL_FILE as MEASURE_FILE
 
-            print(f"[1/{len(stages)}] measure: the diagnosis model ({a.budget_minutes:.0f} min budget)", flush=True)
+            print(f"[{stages.index('measure') + 1}/{n}] measure: the measurement model ({a.budget_minutes:.0f} min budget)", flush=True)
             rc = run_measure(MEASURE_FILE if a.install else run_dir / "measure_model.npz", a.folds, a.repeats, a.workers)
+            if rc:
+                return rc
+        if "signal" in stages:
+            print(f"[{stages.index('signal') + 1}/{n}] signal: the 1-D ResNet-50's synthetic pre-training", flush=True)
+            rc = run_signal(weights)
+            if rc:
+                return rc
+        if "stack" in stages:
+            from inference.model_def import MODEL_DIR
+
+            print(f"[{stages.index('stack') + 1}/{n}] stack: the diagnosis (measurement model + 1-D ResNet-50)", flush=True)
+            rc = run_stack(weights, MODEL_DIR if a.install else run_dir, a.workers)
             if rc:
                 return rc
         if "image" in stages:
@@ -116,7 +138,7 @@ def train_main(argv: list[str] | None = None) -> int:
                 print(f"image: skipped, {minutes_left():.0f} min of the budget left (needs "
                       f"{IMAGE_MIN_MINUTES + IMAGE_OVERHEAD_MINUTES:.0f}); run `ecg-bot train --stage image`", flush=True)
                 return 0
-            print(f"[{len(stages)}/{len(stages)}] image: the heat map's ResNet50 ({budget:.0f} min for its epochs)", flush=True)
+            print(f"[{n}/{n}] image: the heat map's ResNet50 ({budget:.0f} min for its epochs)", flush=True)
             cfg = Config(data_dir=a.data, out_dir=str(run_dir), epochs=a.epochs, crops_per_page=a.crops_per_page,
                          batch_size=a.batch_size, lr=a.lr, variants=a.variants, patience=a.patience, seed=a.seed,
                          weights=a.weights, bn_momentum=a.bn_momentum, max_minutes=budget or None,

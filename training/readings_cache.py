@@ -10,6 +10,7 @@ not. A picture the reading refuses is stored as its refusal reason (a string).
 from __future__ import annotations
 
 import hashlib
+import multiprocessing
 import os
 import pickle
 from concurrent.futures import ProcessPoolExecutor
@@ -64,7 +65,9 @@ def readings(jobs: list[tuple[str, str, int | None]], workers: int = 2, log=prin
         log(f"reading {len(todo)} of {len(jobs)} pictures on {workers} workers ...")
         from tqdm.auto import tqdm
 
-        with ProcessPoolExecutor(max(1, min(2, workers))) as ex:
+        # spawned, not forked: a process that has TensorFlow's threads running (training.stacking reads the
+        # test pages after fitting) cannot be forked safely (the pool broke)
+        with ProcessPoolExecutor(max(1, min(2, workers)), mp_context=multiprocessing.get_context("spawn")) as ex:
             done = ex.map(_read_one, todo, chunksize=2)
             for job, res in tqdm(zip(todo, done), total=len(todo), desc="reading pictures", mininterval=5):
                 key(job).write_bytes(pickle.dumps(res))

@@ -14,6 +14,7 @@ nothing the served model ever sees.
 
 from __future__ import annotations
 
+import multiprocessing
 from concurrent.futures import ProcessPoolExecutor
 
 import numpy as np
@@ -59,7 +60,8 @@ def paper_dataset(n: int, seed: int = 0, photo_share: float = 0.5, workers: int 
     photo = rng.random(n) < photo_share
     jobs = [(k, PAPER_SEED0 + seed * 100_003 + i, (PAPER_SEED0 + i) if photo[i] else None)
             for i, k in enumerate(kinds)]
-    with ProcessPoolExecutor(max_workers=max(1, workers)) as ex:
+    # spawned: forking a process where TensorFlow already runs is unsafe (training.readings_cache)
+    with ProcessPoolExecutor(max_workers=max(1, workers), mp_context=multiprocessing.get_context("spawn")) as ex:
         read = list(ex.map(read_back, jobs, chunksize=4))
     pages, labels = [], []
     for d, lab in read:
