@@ -732,6 +732,7 @@ def _reregistered(image: np.ndarray, h: np.ndarray, page: np.ndarray, score: flo
 TURN_CENTRES = ((L.PAGE_W / 2, L.PAGE_H / 2),  # a page registered by its outline turns about its middle,
                 (L.PAGE_W / 2, (L.BASELINE_Y[0] + L.BASELINE_Y[-1]) / 2))  # one registered by its rows about theirs
 TURN_RULE_GAIN = 0.3  # how much more of the header rule the turned page must show
+TURN_RAW_RULE = 0.4  # the rule's cover on the turned page before its refinement, to be worth refining
 
 
 def _turned_by_rule(image: np.ndarray, h: np.ndarray, page: np.ndarray, score: float,
@@ -748,7 +749,10 @@ def _turned_by_rule(image: np.ndarray, h: np.ndarray, page: np.ndarray, score: f
     for cx, cy in TURN_CENTRES:
         turn = np.array([[-1.0, 0.0, 2 * cx], [0.0, -1.0, 2 * cy], [0.0, 0.0, 1.0]])
         h0 = turn @ h
-        small = cv2.resize(_warp(image, h0), (L.PAGE_W // SMALL, L.PAGE_H // SMALL), interpolation=cv2.INTER_AREA)
+        raw = _warp(image, h0)
+        if header_rule_cover(raw) < TURN_RAW_RULE:  # not even a rough rule there: spare the refinement
+            continue
+        small = cv2.resize(raw, (L.PAGE_W // SMALL, L.PAGE_H // SMALL), interpolation=cv2.INTER_AREA)
         ht, paget, scoret = _rectified(image, h0, structure_score(small))
         turned = header_rule_cover(paget)
         if turned >= ORIENTED_RULE and turned >= cover + TURN_RULE_GAIN and scoret >= score - REFINE_TOLERANCE:
