@@ -542,6 +542,8 @@ async def _send_result(update, context, session: Session, result, heatmap: bytes
         return
     if heatmap:
         caption = texts.HEATMAP_CAPTION.format(name=result.display_name)
+        if result.marked_leads:
+            caption += texts.HEATMAP_MARKED.format(leads=", ".join(result.marked_leads))
         await deliver(context, chat.id, lambda: chat.send_photo(heatmap, caption=caption))
 
 

@@ -350,6 +350,7 @@ EXPORT_CSV_CAPTION = (
 EXPORT_RHYTHM_LEAD = ", lead {lead}"
 
 HEATMAP_CAPTION = "Heat map: the areas of the tracing that weighed most in the result ({name})."
+HEATMAP_MARKED = " Outlined in magenta: {leads}, where the signs behind it were measured."
 EXPLAIN_BUTTON = "Explain this diagnosis"
 HISTORY_EMPTY = "You have no analyses yet. Send an ECG photo to start."
 HISTORY_HEADER = "<b>Your last analyses</b> (newest first):"

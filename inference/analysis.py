@@ -23,7 +23,7 @@ import numpy as np
 
 from inference import preprocess as P
 from inference.classifier import Result, get_classifier, refusal_for, refused, result_from_probs
-from inference.explain import reasons
+from inference.explain import marked_leads, reasons
 from inference.heatmap import overlay_png
 
 
@@ -61,10 +61,11 @@ def analyse_reading(reading: Any, max_width: int = 1000, heatmap: bool = True) -
         result.measurements = reading.measurements.to_dict()
         result.findings = finding_dicts(reading.measurements)
         result.reasons = [asdict(r) for r in reasons(result.label, reading.measurements)]
+        result.marked_leads = marked_leads(result.label, reading.measurements)
     png = None
     if heatmap:
         _, cams = get_classifier().probabilities_and_cams(reading.prepared.crops, int(np.argmax(probs)))
-        png = overlay_png(reading.prepared, cams, max_width)
+        png = overlay_png(reading.prepared, cams, max_width, marked=result.marked_leads)
     return Analysis(result, png, reading.digitized, reading.measurements, reading)
 
 

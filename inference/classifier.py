@@ -34,6 +34,7 @@ class Result:
     measurements: dict | None = None  # inference.measure.Measurements.to_dict() of the reading, if read
     findings: list[dict] = field(default_factory=list)  # inference.measure.findings(), as dicts
     reasons: list[dict] = field(default_factory=list)  # inference.explain.reasons() of the label, as dicts
+    marked_leads: list[str] = field(default_factory=list)  # inference.explain.marked_leads(): outlined on the heat map
 
     def to_dict(self) -> dict:
         d = asdict(self)

@@ -101,3 +101,26 @@ def reasons(label: str, m: Measurements | None) -> list[Reason]:
     }
     out = by_label[label](m)
     return out or [Reason("no_typical_signs", {})]
+
+
+def marked_leads(label: str | None, m: Measurements | None) -> list[str]:
+    """The leads the heat map outlines for `label`: where the signs behind it were measured (acute MI: the
+    leads with ST elevation and the reciprocal depression; history of MI: pathological Q waves and inverted
+    T waves; abnormal heartbeat: the rhythm strip when a rhythm or conduction sign was found). Empty when
+    none was (a normal page, or an answer no measured sign supports)."""
+    if m is None or label is None:
+        return []
+    f = findings(m)
+    if label == "myocardial_infarction" and _acute(m):
+        leads = [n for x in f if x.kind in ("st_elevation", "st_depression") for n in x.leads]
+    elif label == "history_of_mi" and _old(m):
+        leads = [n for x in f if x.kind == "pathological_q" and x.territory in TERRITORY_NAMES for n in x.leads]
+        for r in _old(m):
+            if r.key == "t_inversion":
+                leads += [n for n in L.LEADS if n not in ("aVR", "V1", "III") and (lm := m.leads.get(n)) is not None
+                          and lm.quality == "good" and lm.t_polarity == "negative"]
+    elif label == "abnormal_heartbeat" and _rhythm(m):
+        leads = ["rhythm"]
+    else:
+        return []
+    return list(dict.fromkeys(leads))  # in order, once each

@@ -54,3 +54,31 @@ def test_not_an_image_and_not_an_ecg_are_refused_without_a_heatmap():
     a = analyse(buffer.getvalue())
     result, heatmap = a.result, a.heatmap
     assert not result.is_ecg and result.label is None and heatmap is None and result.reason_code
+
+
+def test_the_heat_map_outlines_the_leads_with_the_signs_behind_the_diagnosis():
+    """An anterior acute MI drawn on the product's page: the explanation marks V1-V4 (and the reciprocal
+    leads), and the heat map shows them outlined in magenta, nothing outlined where no sign was measured."""
+    from inference import layout as L
+    from inference.explain import marked_leads
+    from inference.heatmap import MARK_RGB, lead_box, overlay_png
+    from inference.reading import read_ecg
+    from training import synthetic_pathology as sp
+    from training.page_render import render_page
+    from training.synthetic_paper import as_twelve_lead
+
+    ex = sp.generate("acute_mi_anterior", 11)
+    reading = read_ecg(render_page(as_twelve_lead(ex), rhythm_lead=ex.digitized.rhythm_lead, seed=11).image)
+    assert reading.ok
+    marked = marked_leads("myocardial_infarction", reading.measurements)
+    assert len(set(marked) & {"V1", "V2", "V3", "V4"}) >= 2 and set(marked) & {"III", "aVF"}, marked
+    assert marked_leads("normal", reading.measurements) == []
+    shown = next(n for n in marked if n.startswith("V"))
+    unmarked = next(n for n in L.LEADS if n not in marked)
+    cams = np.zeros((len(reading.prepared.crops), 4, 4), np.float32)  # no heat: only the outlines show
+    image = np.asarray(Image.open(io.BytesIO(overlay_png(reading.prepared, cams, L.PAGE_W, marked=marked))).convert("RGB"))
+    magenta = np.all(image == MARK_RGB, axis=-1)
+    for name in (shown, unmarked):
+        x0, y0, x1, y1 = (int(round(v)) for v in lead_box(name))
+        edge = magenta[y0 - 2:y0 + 3, x0 + 20:x1 - 20].any(axis=0).mean()
+        assert (edge > 0.9) if name in marked else (edge < 0.1), (name, edge)

@@ -112,6 +112,11 @@ async def test_real_ecg_file_gets_a_diagnosis_with_progress_heatmap_and_lesson_b
     assert "not a medical device" in result.text
     assert result.button_texts == [texts.EXPLAIN_BUTTON, texts.EXPORT_BUTTON]  # a medical student
     assert heatmap.photo_bytes[:3] == b"\xff\xd8\xff"
+    # the caption names the outlined leads, when the answer rests on measured signs
+    caption = texts.HEATMAP_CAPTION.format(name=expected.display_name)
+    if expected.marked_leads:
+        caption += texts.HEATMAP_MARKED.format(leads=", ".join(expected.marked_leads))
+    assert heatmap.caption == caption
     await ann.press(texts.EXPLAIN_BUTTON, result.message_id)
     lesson = get_lesson(LESSON_FOR_LABEL[expected.label])
     await ann.wait_for_text(lesson.title, timeout=30)
