@@ -70,17 +70,16 @@ class Combiner:
 class Diagnosis:
     def __init__(self, combiner: str | Path = COMBINER_FILE, measure: str | Path | None = None,
                  signal: str | Path | None = None):
-        from inference.measure_model import MODEL_FILE as MEASURE_FILE
-        from inference.measure_model import MeasureModel
-        from inference.signal_model import MODEL_FILE as SIGNAL_FILE
-        from inference.signal_model import SignalModel
+        """The shipped members (loaded once per process, shared) unless other files are named."""
+        from inference.measure_model import MeasureModel, get_measure_model
+        from inference.signal_model import SignalModel, get_signal_model
 
         self.combiner = Combiner.load(combiner)
         if self.combiner.members != MEMBERS:
             raise ValueError(f"{combiner} combines {self.combiner.members}, this code {MEMBERS}; "
                              "retrain (python -m training.stacking)")
-        self.measure = MeasureModel(measure or MEASURE_FILE)
-        self.signal = SignalModel(signal or SIGNAL_FILE)
+        self.measure = get_measure_model() if measure is None else MeasureModel(measure)
+        self.signal = get_signal_model() if signal is None else SignalModel(signal)
 
     def member_log_probs(self, feature_row: np.ndarray, digitized) -> list[np.ndarray]:
         return [log_softmax(self.measure.raw_scores(feature_row)),
