@@ -59,11 +59,16 @@ def _acute(m: Measurements) -> list[Reason]:
 def _old(m: Measurements) -> list[Reason]:
     out = [Reason("pathological_q", {"leads": _lead_list(x.leads), "territory": TERRITORY_NAMES[x.territory]})
            for x in findings(m) if x.kind == "pathological_q" and x.territory in TERRITORY_NAMES]
-    inverted = [n for n in L.LEADS if n not in ("aVR", "V1", "III")
-                and (lm := m.leads.get(n)) is not None and lm.quality == "good" and lm.t_polarity == "negative"]
+    inverted = _inverted_t(m)
     if len(inverted) >= 2:
         out.append(Reason("t_inversion", {"leads": _lead_list(inverted)}))
     return out
+
+
+def _inverted_t(m: Measurements) -> list[str]:
+    """Leads with a well-traced negative T wave, leaving out those where it is normal (aVR, V1, III)."""
+    return [n for n in L.LEADS if n not in ("aVR", "V1", "III")
+            and (lm := m.leads.get(n)) is not None and lm.quality == "good" and lm.t_polarity == "negative"]
 
 
 def _rhythm(m: Measurements) -> list[Reason]:
@@ -115,10 +120,8 @@ def marked_leads(label: str | None, m: Measurements | None) -> list[str]:
         leads = [n for x in f if x.kind in ("st_elevation", "st_depression") for n in x.leads]
     elif label == "history_of_mi" and _old(m):
         leads = [n for x in f if x.kind == "pathological_q" and x.territory in TERRITORY_NAMES for n in x.leads]
-        for r in _old(m):
-            if r.key == "t_inversion":
-                leads += [n for n in L.LEADS if n not in ("aVR", "V1", "III") and (lm := m.leads.get(n)) is not None
-                          and lm.quality == "good" and lm.t_polarity == "negative"]
+        if any(r.key == "t_inversion" for r in _old(m)):
+            leads += _inverted_t(m)
     elif label == "abnormal_heartbeat" and _rhythm(m):
         leads = ["rhythm"]
     else:

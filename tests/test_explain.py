@@ -63,3 +63,16 @@ def test_every_reason_has_a_text():
         for r in reasons(label, m):
             assert r.key in texts.WHY
             texts.WHY[r.key].format(**r.values)
+
+
+def test_the_heat_map_marks_the_leads_behind_each_answer():
+    from inference.explain import marked_leads
+
+    stemi = page(V2=dict(st_mv=0.25), V3=dict(st_mv=0.2), V4=dict(st_mv=0.15), III=dict(st_mv=-0.15), aVF=dict(st_mv=-0.1))
+    assert set(marked_leads("myocardial_infarction", stemi)) == {"V2", "V3", "V4", "III", "aVF"}
+    assert marked_leads("normal", stemi) == [] and marked_leads(None, stemi) == []
+    old = page(V5=dict(t_polarity="negative"), V6=dict(t_polarity="negative"), aVR=dict(t_polarity="negative"))
+    assert set(marked_leads("history_of_mi", old)) == {"V5", "V6"}  # aVR's negative T is normal
+    assert marked_leads("abnormal_heartbeat", page(hr=130.0)) == ["rhythm"]
+    assert marked_leads("abnormal_heartbeat", page()) == []  # no rhythm sign measured: nothing to point at
+    assert marked_leads("myocardial_infarction", page(V2=dict(st_mv=0.3))) == []  # one lead is no territory
