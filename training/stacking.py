@@ -68,13 +68,13 @@ def signal_tensors_of(items: list[dict], photo_seed0: int | None, workers: int) 
 def load_data(items: list[dict], photo_seed0: int, workers: int, hog: bool = False, log=print) -> dict:
     """Labels, features and signal tensors of the pages and of their accepted photos (and HOG if asked)."""
     y = M.labels_of(items)
-    feat, refused_page = M.page_features(items, None, workers, log)
+    feat, _ = M.page_features(items, None, workers, log)  # a refused scan: NaN features, zero signals (none of train+val is)
     feat_photo, refused = M.page_features(items, photo_seed0, workers, log)
     sig, _ = signal_tensors_of(items, None, workers)
     sig_photo, _ = signal_tensors_of(items, photo_seed0, workers)
     ok = ~refused
     data = {"y": y, "photo_page": np.where(ok)[0], "feat": feat, "feat_photo": feat_photo[ok],
-            "sig": sig, "sig_photo": sig_photo[ok], "page_refused": refused_page}
+            "sig": sig, "sig_photo": sig_photo[ok]}
     if hog:
         data["hog"] = M.hog_pages(items, log)
     return data
