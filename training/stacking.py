@@ -19,7 +19,8 @@ Reads top to bottom:
    (`inference.signal_model.save`); the measurement model is `training.measure_model`'s (stage `measure`);
 5. the test split, once: the shipped files end to end on the test pages and their photos, with bootstrap CIs.
 
-Writes `signal_resnet1d.npz` and `combiner.npz` into --out-dir and `reports/stack_model.{json,md}`.
+Writes `signal_resnet1d.npz` and `combiner.npz` into --out-dir, and `stack_model.json` into `reports/` when
+--out-dir is `inference/model` (then the test split is evaluated, `stack_model.md` too), else into --out-dir.
 Why these members and this combiner: `python -m training.studies.stacking_cv` (reports/stacking_cv.md).
 """
 
@@ -373,14 +374,16 @@ def main(argv: list[str] | None = None) -> int:
            "members": list(SHIPPED), "folds": a.folds, "epochs": a.epochs, "combiner": COMBINER,
            "combiner_params": {k: np.asarray(v).tolist() for k, v in params.items()},
            "pretrained_weights": str(weights)}
-    if a.out_dir.resolve() == (REPO_ROOT / "inference" / "model").resolve():
+    shipped = a.out_dir.resolve() == (REPO_ROOT / "inference" / "model").resolve()
+    if shipped:  # the files the product serves: tested once, reported in reports/
         log("the test split, once")
         rep["test"] = test_once(split["test"], a.workers, log)
     rep["minutes"] = (time.time() - t0) / 60
-    (REPO_ROOT / "reports" / "stack_model.json").write_text(json.dumps(rep, indent=1) + "\n")
+    reports = REPO_ROOT / "reports" if shipped else a.out_dir
+    (reports / "stack_model.json").write_text(json.dumps(rep, indent=1) + "\n")
     if "test" in rep:
         md = markdown(rep)
-        (REPO_ROOT / "reports" / "stack_model.md").write_text(md)
+        (reports / "stack_model.md").write_text(md)
         log(md)
     return 0
 
