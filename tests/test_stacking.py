@@ -104,3 +104,11 @@ def test_out_of_fold_outputs_resume_from_their_cache(tmp_path, data):
     more = S.out_of_fold(data, ("measure",), 5, 2, 0, None, cache_dir=tmp_path, log=lambda m: None, fitters=fitters)
     assert len(calls) == 10  # only the second repeat's folds
     np.testing.assert_array_equal(more["measure|scan"][0], first["measure|scan"][0])
+
+
+def test_the_first_repeat_of_a_repeated_cv_is_the_single_cv():
+    # the shipped combiner reuses the study's first repeat: its folds must be those of a 5 x 1 CV
+    y = np.arange(97) % C
+    for (a, b), (c, d) in zip(S.folds_of(y, 5, 1), S.folds_of(y, 5, 3)[:5]):
+        np.testing.assert_array_equal(a, c)
+        np.testing.assert_array_equal(b, d)
