@@ -221,9 +221,10 @@ def out_of_fold(data: dict, members: tuple[str, ...], folds: int, repeats: int, 
 # --------------------------------------------------------------------------------------------- stacker
 def fit_stacker(z: np.ndarray, y: np.ndarray, seed: int = 0):
     """Multinomial logistic regression on the members' log-probabilities (rows x members*C). Without class
-    weights: the members were trained class-weighted already, and the MI weight comes after. On the first
-    repeat of the 5-fold CV, balanced weights gave photos accuracy 0.80 against 0.82 without (MI precision
-    0.37 / 0.50); C from 0.03 to 3 changed accuracy by <= 0.015."""
+    weights: the members were trained class-weighted already, and the MI weight comes after. A one-off check
+    (training.studies.stacking_cv's first repeat with this function changed, not kept as a script): balanced
+    weights gave photos accuracy 0.80 against 0.82 without (MI precision 0.37 / 0.50); C from 0.03 to 3
+    changed accuracy by <= 0.015."""
     from sklearn.linear_model import LogisticRegression
 
     return LogisticRegression(C=STACK_C, max_iter=5000, random_state=seed).fit(z, y)
@@ -236,7 +237,9 @@ def stacker_proba(clf, z: np.ndarray) -> np.ndarray:
 
 
 def stacker_oof(z: np.ndarray, y: np.ndarray) -> np.ndarray:
-    """The stacker's own out-of-fold probabilities on its training rows (for choosing the MI weight)."""
+    """The stacker's own out-of-fold probabilities on its training rows (for choosing the MI weight). The
+    rows are not grouped by page: a page and its photo may fall in different inner folds, a small leak in
+    the "stack" candidate's temperature and MI weight (the shipped "mean" does not use this)."""
     from sklearn.model_selection import StratifiedKFold
 
     p = np.zeros((len(y), C))
