@@ -207,9 +207,9 @@ def dequantised(z) -> list[np.ndarray]:
 
 def save(model, path: Path, width: float, n_pretrain_outputs: int) -> None:
     """Write the fine-tuned model (`with_new_head(build_resnet1d50(...), len(LABELS))`) to `path`."""
-    arrays = quantised(model.get_weights())
-    np.savez_compressed(path, n_weights=np.int64(len(model.get_weights())), width=np.float64(width),
-                        n_pretrain_outputs=np.int64(n_pretrain_outputs), **arrays)
+    weights = model.get_weights()
+    np.savez_compressed(path, n_weights=np.int64(len(weights)), width=np.float64(width),
+                        n_pretrain_outputs=np.int64(n_pretrain_outputs), **quantised(weights))
 
 
 class SignalModel:

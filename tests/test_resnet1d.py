@@ -93,3 +93,17 @@ def test_a_few_training_steps_reduce_the_loss():
     losses = [float(model.train_on_batch(x, y)) for _ in range(6)]
     assert np.isfinite(losses).all()
     assert losses[-1] < 0.8 * losses[0], losses
+
+
+def test_fine_tuning_weights_pages_by_their_class_rarity(monkeypatch):
+    import keras
+
+    seen = {}
+
+    def fit(self, x, y, sample_weight=None, **kw):
+        seen["w"], seen["y"] = sample_weight, y
+
+    monkeypatch.setattr(keras.Model, "fit", fit)
+    y = np.array([0] + [1] * 9)
+    R.fine_tune(R.build_resnet1d50(width=0.125), np.zeros((10, 1000, 26), np.float32), y, epochs=1)
+    assert seen["w"][0] == pytest.approx(10 / (4 * 1)) and seen["w"][1] == pytest.approx(10 / (4 * 9))

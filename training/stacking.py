@@ -88,17 +88,14 @@ def resnet1d_fit_predict(weights: Path | None, epochs: int, keep: list | None = 
     def fit_predict(x_tr, y_tr, x_te, seed: int = 0) -> np.ndarray:
         import keras
 
-        from training.resnet1d import build_resnet1d50, compile_multiclass, with_new_head
+        from training.resnet1d import build_resnet1d50, fine_tune
         from training.synthetic_pathology import LABELS as SYNTH
 
         keras.utils.set_random_seed(seed)
         base = build_resnet1d50(n_outputs=len(SYNTH))
         if weights is not None:
             base.load_weights(weights)
-        counts = np.bincount(y_tr, minlength=C)
-        weight = (len(y_tr) / (C * np.maximum(counts, 1)))[y_tr]  # MI is 6 % of the pages
-        model = compile_multiclass(with_new_head(base, C))
-        model.fit(x_tr, y_tr, sample_weight=weight, batch_size=32, epochs=epochs, shuffle=True, verbose=0)
+        model = fine_tune(base, x_tr, y_tr, C, epochs)
         out = np.asarray(model.predict(x_te, verbose=0)) if len(x_te) else np.zeros((0, C))
         if keep is not None:
             keep.append(model)
