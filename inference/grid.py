@@ -155,22 +155,48 @@ def _line_centre(win: np.ndarray, y_guess: float, cols: np.ndarray) -> float:
     return float(a + np.dot(prof, np.arange(len(prof))) / prof.sum())
 
 
-def _separators(ink: np.ndarray) -> list[float]:
-    """The thin vertical lines between the lead columns: ink over most of rows 1-3 in one column."""
+def _separators(ink: np.ndarray, reach: int = 12, min_cover: float = 0.7, slack: int = 0) -> list[float]:
+    """The thin vertical lines between the lead columns: ink over most of rows 1-3 in one column (give or
+    take `slack` px: a line a little off vertical), within `reach` px of their places (nan where not
+    found). No QRS makes such a line: the three rows' complexes in one column leave gaps between rows."""
     ya, yb = int(L.BASELINE_Y[0] - 0.6 * L.PX_PER_MV), int(L.BASELINE_Y[2] + 0.4 * L.PX_PER_MV)
     found = []
     for xs in L.SEPARATOR_X:
-        x0, x1 = int(xs - 12), int(xs + 13)
+        x0, x1 = int(xs - reach), int(xs + reach + 1)
         win = ink[ya:yb, x0:x1]
-        col = (win > max(0.12, 0.4 * float(win.max()))).mean(axis=0)
+        on = (win > max(0.12, 0.4 * float(win.max()))).astype(np.uint8)
+        if slack:
+            on = cv2.dilate(on, np.ones((1, 2 * slack + 1), np.uint8))
+        col = on.mean(axis=0)
         k = int(col.argmax())
-        if col[k] > 0.7:
+        if col[k] > min_cover:
             near = np.where(col > 0.5 * col[k])[0]
             near = near[np.abs(near - k) <= 3]
             found.append(float(x0 + near.mean()))
         else:
             found.append(float("nan"))
     return found
+
+
+SEPARATOR_SEARCH = 120  # px either side of its place a lead separator is looked for on a rough page
+SEPARATOR_COVER = 0.8  # ... where it must ink this share of the three rows' band
+
+
+def separator_x_map(ink: np.ndarray) -> tuple[float, float] | None:
+    """(a, b) with canonical x = a * observed x + b from the three lead separators found far from their
+    places (a photo's page registered a few per cent too wide or too narrow: the rows' own landmarks are
+    looked for near their places only). None unless all three are found, evenly spaced, at a plausible
+    scale."""
+    seps = _separators(ink, SEPARATOR_SEARCH, SEPARATOR_COVER, slack=2)
+    if not np.all(np.isfinite(seps)):  # two alone could be a separator and a stroke of something else
+        return None
+    obs, ref = np.array(seps), np.array(L.SEPARATOR_X)
+    if abs(np.diff(obs)[0] / np.diff(obs)[1] - 1.0) > 0.04:
+        return None
+    a, b = np.polyfit(obs, ref, 1)
+    if not 0.85 < a < 1.15:
+        return None
+    return float(a), float(b)
 
 
 def stroke_mask(ink: np.ndarray) -> np.ndarray:

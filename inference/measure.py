@@ -76,6 +76,7 @@ from inference.signals import Digitized, LeadSignal
 
 LOWPASS_HZ = 40.0
 SLOPE_FLOOR_MV_S = 5.0  # a window whose high slopes are below this is treated as (nearly) flat
+SLOPE_CLIP = 1.0  # one signal's slope counts at most this many times its 98.5th percentile (a jump of the trace)
 REFRACTORY_S = 0.25
 STRIP_MIN_QRS_MV = 0.15  # the strip's QRS must be this tall to refine R on it
 PEAK_REL = 0.3  # a beat's slope energy is at least this share of the typical tallest peaks
@@ -252,7 +253,7 @@ def _slope_energy(segs: list[_Seg], n: int, fs: int) -> np.ndarray:
         ok = valid & np.concatenate(([False], valid[1:] & valid[:-1]))
         d[~ok] = 0.0
         scale = max(float(np.percentile(d[ok], 98.5)), SLOPE_FLOOR_MV_S)
-        num[s.i0:s.i1] += d / scale
+        num[s.i0:s.i1] += np.minimum(d / scale, SLOPE_CLIP)
         den[s.i0:s.i1] += ok
     e = np.divide(num, den, out=np.zeros(n), where=den > 0)
     k = max(1, int(0.02 * fs))
@@ -300,7 +301,7 @@ def _detect(e: np.ndarray, fs: int) -> np.ndarray:
         med_rr = float(np.median(np.diff(pk)))
         if e[pk[0]] < 0.6 * float(np.median(e[pk])) and pk[1] - pk[0] < 0.8 * med_rr:
             pk = pk[1:]
-    return _drop_alternate_t(pk, e, fs)
+    return _repair_regular(_drop_alternate_t(pk, e, fs), e, fs)
 
 
 def _drop_alternate_t(pk: np.ndarray, e: np.ndarray, fs: int) -> np.ndarray:
@@ -321,6 +322,79 @@ def _drop_alternate_t(pk: np.ndarray, e: np.ndarray, fs: int) -> np.ndarray:
                 and rr.std() < 0.15 * rr.mean() and np.median(rr) > 1.6 * np.median(delay)):
             return strong
     return pk
+
+
+REGULAR_SHARE = 0.65  # share of RRs within REGULAR_BAND of their median: a regular rhythm whose odd beat is repaired
+REGULAR_BAND = 0.15
+SHORT_RR = 0.8  # of the usual RR: a gap this short may have a detection too many at one of its ends
+RUN_FIT = 0.2  # a run of short gaps this close (in usual RRs) to a whole number of RRs holds that many beats
+MISSED_GAP = (1.7, 2.3)  # an RR this many times the usual, with a peak half way, holds a missed beat
+MISSED_ENERGY = 0.15  # ... a peak at least this share of the beats' median slope energy
+
+
+def _usual_rr(pk: np.ndarray) -> float | None:
+    """The median RR of a regular rhythm (at least REGULAR_SHARE of the RRs near it), else None."""
+    rr = np.diff(pk)
+    if len(rr) < 4:
+        return None
+    u = float(np.median(rr))
+    return u if np.mean(np.abs(rr - u) <= REGULAR_BAND * u) >= REGULAR_SHARE else None
+
+
+def _repair_regular(pk: np.ndarray, e: np.ndarray, fs: int) -> np.ndarray:
+    """The odd extra or missed detection of a regular rhythm put right (`fs` unused: all in samples).
+
+    Extra: a run of consecutive gaps each shorter than SHORT_RR usual RRs that together make a whole
+    number m of RRs holds m - 1 beats, not as many as were detected: the ones nearest even spacing are
+    kept (a T wave, or the jump where a photo's column of leads meets the next: 11 beats read as 12 put
+    the rate 9 % high and a sinus rhythm reads as irregular); so is a page's first (last) detection
+    too soon before (after) a regular one. A premature beat is kept: its pause is not short.
+    Missed: a gap of about two usual RRs with a clear peak half way (a faint beat).
+    A rhythm not regular (atrial fibrillation) is left as found."""
+    pk = np.asarray(pk)
+    u = _usual_rr(pk)
+    if u is None:
+        return pk
+    rr = np.diff(pk)
+    keep = np.ones(len(pk), bool)
+    short = rr < SHORT_RR * u
+    i = 0
+    while i < len(rr):
+        if not short[i]:
+            i += 1
+            continue
+        j = i
+        while j + 1 < len(rr) and short[j + 1]:
+            j += 1
+        # gaps i..j are short: detections i+1..j lie inside the run from pk[i] to pk[j + 1]
+        total = pk[j + 1] - pk[i]
+        m = int(round(total / u))
+        inner = np.arange(i + 1, j + 1)
+        if m >= 1 and abs(total - m * u) <= RUN_FIT * u and len(inner) > m - 1:
+            keep[inner] = False
+            for k in range(1, m):  # the detection nearest each evenly spaced place
+                target = pk[i] + k * total / m
+                keep[inner[int(np.argmin(np.abs(pk[inner] - target)))]] = True
+        elif i == 0 and j == 0 and len(rr) > 1 and abs(rr[1] - u) <= RUN_FIT * u:
+            keep[0] = False  # too soon before the page's regular beats
+        if j == len(rr) - 1 and i == j and len(rr) > 1 and abs(rr[-2] - u) <= RUN_FIT * u:
+            keep[-1] = False  # too soon after them
+        i = j + 1
+    pk = pk[keep]
+    u = _usual_rr(pk)
+    if u is None:
+        return pk
+    level = float(np.median(e[pk]))
+    out = [int(pk[0])]
+    for a, b in zip(pk[:-1], pk[1:]):
+        gap = b - a
+        if MISSED_GAP[0] * u <= gap <= MISSED_GAP[1] * u:
+            lo, hi = int(a + 0.35 * gap), int(a + 0.65 * gap)
+            k = lo + int(np.argmax(e[lo:hi]))
+            if e[k] >= MISSED_ENERGY * level and lo < k < hi - 1:
+                out.append(k)
+        out.append(int(b))
+    return np.array(out, dtype=pk.dtype)
 
 
 def _refine_on_strip(pk: np.ndarray, strip: _Seg | None, fs: int) -> tuple[np.ndarray, np.ndarray, bool]:

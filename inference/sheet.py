@@ -45,6 +45,7 @@ AS_IS_SCORE = 0.55  # a page-shaped picture scoring this as it is, is taken as i
 REFINE_TOLERANCE = 0.05  # a refined page scoring this much below the outline's is not taken (the score
 #                          saturates near 1: smaller differences are noise)
 CHUNKS = 20  # zero-line measurements per row in the refinement
+SEPARATOR_OFF = 10  # px: lead separators this far from their places re-place the rows (`_row_points`)
 ROWS_X = (60.0, 1544.0)  # the rows' ink extent as `_reframe` measures it on a page (quarter scale)
 MIN_PAGE_PX = 450  # the sheet's long side in the picture below which the traces are too thin to follow
 MIN_SHARPNESS = 0.12  # stroke sharpness (see `_sharpness`) below which the photo is too blurred
@@ -412,7 +413,7 @@ def _row_points(page: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Observed (x, y) on the rectified page of points whose place on the layout is known, and those
     places: each row's zero line in CHUNKS places (its most common ink height), placed along the row
     by the row's vertical landmarks (calibration pulse, lead separators)."""
-    from inference.grid import ink_map
+    from inference.grid import ink_map, separator_x_map
 
     inkf = ink_map(page)
     ink = inkf > 0.3
@@ -444,6 +445,11 @@ def _row_points(page: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     # page's x where it wrongly is)
     found = [m for _, _, m in rows if m is not None]
     fill = tuple(np.mean(found, axis=0)) if found else (1.0, 0.0)
+    # the lead separators far from their places: the page's x is off by more than the rows' own landmarks
+    # are looked for (they found the pulse, not the separators): the separators place every row
+    wide = separator_x_map(inkf)
+    if wide is not None and max(abs(wide[0] * x + wide[1] - x) for x in L.SEPARATOR_X) > SEPARATOR_OFF:
+        rows = [(arr, y_ref, wide) for arr, y_ref, _ in rows]
     for arr, y_ref, xmap in rows:
         a, b = xmap if xmap is not None else fill
         for xc, y in arr:

@@ -172,3 +172,37 @@ def test_a_photo_off_its_rows_or_upside_down_is_read_the_right_way_up(item, seed
     assert reading.ok, reading.detail
     found, true = reading.sheet.corners, np.asarray(photo.corners)
     assert np.linalg.norm(found[0] - true[0]) < np.linalg.norm(found[0] - true[2])
+
+
+def _narrowed(page: np.ndarray, a: float, shift: float) -> tuple[np.ndarray, float]:
+    """The page squeezed horizontally by `a` about its middle and moved by `shift` px (an outline that
+    put the page a few per cent too narrow); returns it and the offset b of x_seen = a * x + b."""
+    b = L.PAGE_W / 2 * (1 - a) + shift
+    m = np.float32([[a, 0, b], [0, 1, 0]])
+    return cv2.warpAffine(page, m, (L.PAGE_W, L.PAGE_H), borderValue=(255, 255, 255)), b
+
+
+def test_lead_separators_far_from_their_places_give_the_rows_x(pages):
+    """A page registered 4 % too narrow puts its middle separator 25 px and the outer ones up to 39 px
+    off: beyond where the rows' own landmarks are looked for, so only the separators can stretch it
+    back, and every row's zero-line points are placed along the row by them."""
+    from inference.grid import ink_map, separator_x_map
+    from inference.sheet import _row_points
+
+    seen, b = _narrowed(pages[0].image, 0.96, 10.0)
+    xmap = separator_x_map(ink_map(seen))
+    assert xmap is not None
+    for xs in L.SEPARATOR_X:
+        assert abs(xmap[0] * (0.96 * xs + b) + xmap[1] - xs) < 1.5
+    src, dst = _row_points(seen)
+    assert len(src) >= 40
+    assert np.abs(dst[:, 0] - (src[:, 0] - b) / 0.96).max() < 2.0
+
+
+def test_no_separator_map_without_the_separators(pages):
+    from inference.grid import ink_map, separator_x_map
+
+    page = pages[0].image.copy()
+    for xs in L.SEPARATOR_X:  # the separators painted out
+        page[:, int(xs) - 3:int(xs) + 4] = 255
+    assert separator_x_map(ink_map(page)) is None
