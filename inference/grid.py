@@ -211,11 +211,15 @@ def stroke_mask(ink: np.ndarray) -> np.ndarray:
 
 PULSE_X = (75.5, 88.0)  # the calibration pulses' rising and falling strokes on the canonical page
 SEPARATOR_REACH = 20  # px either side of its place a lead separator is looked for
+SEPARATOR_LEVEL = 0.25  # of the darkest ink around: a faint separator's pixel (else 0.4)
+MARKS_STRETCH = 0.10  # a row's landmarks whose spacing is off the layout's by more than this are not trusted
 
 
-def _separator_x(ink: np.ndarray, y_zero: float, xs: float) -> float | None:
+def _separator_x(ink: np.ndarray, y_zero: float, xs: float, row: int | None = None,
+                 faint: bool = True) -> float | None:
     """A lead separator near canonical x `xs` on a row: a column inked over most of the row's middle
-    band (relative to the band's own strongest ink: a photo's thin lines are faint)."""
+    band (relative to the band's own strongest ink: a photo's thin lines are faint), unless the gaps
+    between the rows show a fainter one elsewhere (`_faint_separator_x`)."""
     x0 = int(xs - SEPARATOR_REACH)
     win = ink[max(0, int(y_zero - 0.4 * L.PX_PER_MV)):max(0, int(y_zero + 0.4 * L.PX_PER_MV)),
               max(0, x0):int(xs + SEPARATOR_REACH + 1)]
@@ -223,11 +227,41 @@ def _separator_x(ink: np.ndarray, y_zero: float, xs: float) -> float | None:
         return None
     col = (win > max(0.12, 0.4 * float(win.max()))).mean(axis=0)
     j = int(col.argmax())
+    in_gaps = _faint_separator_x(ink, y_zero, xs, row, float(win.max())) if faint else None
     if col[j] < 0.85:
-        return None
+        return in_gaps
+    x = _centre(col, j, max(0, x0))
+    # the column found in the row's band is a QRS beside a fainter separator when the gaps show the line elsewhere
+    return in_gaps if in_gaps is not None and abs(in_gaps - x) > 2.0 else x
+
+
+def _centre(col: np.ndarray, j: int, x0: int) -> float:
     near = np.arange(max(0, j - 3), min(len(col), j + 4))
     near = near[col[near] > 0.5 * col[j]]
-    return float(max(0, x0) + np.average(near, weights=col[near]))
+    return float(x0 + np.average(near, weights=col[near]))
+
+
+def _faint_separator_x(ink: np.ndarray, y_zero: float, xs: float, row: int | None, dark: float) -> float | None:
+    """A photo's separator fainter than the trace (`SEPARATOR_LEVEL` of its darkest ink `dark`) and
+    leaning a pixel: looked for where no trace runs, in the gaps between the rows next to this one's
+    zero line (the separators run through them; a tall QRS beside the line fills the row's own band,
+    not the gap) — it must ink each gap's column."""
+    x0 = int(xs - SEPARATOR_REACH)
+    below = (y_zero + 0.5 * L.PX_PER_MV, y_zero + 0.5 * L.ROW_PITCH)
+    above = (y_zero - 0.5 * L.ROW_PITCH, y_zero - 0.5 * L.PX_PER_MV)
+    gaps = {0: [below], 2: [above]}.get(row, [above, below])
+    found = []
+    for ya, yb in gaps:
+        win = ink[max(0, int(ya)):max(0, int(yb)), max(0, x0):int(xs + SEPARATOR_REACH + 1)]
+        if win.size == 0:
+            return None
+        on = (win > max(0.12, SEPARATOR_LEVEL * dark)).astype(np.uint8)
+        col = cv2.dilate(on, np.ones((1, 3), np.uint8)).mean(axis=0)
+        j = int(col.argmax())
+        if col[j] < 0.85:
+            return None
+        found.append(_centre(col, j, max(0, x0)))
+    return float(np.mean(found))
 
 
 def _trace_end(band: np.ndarray, x_in: int, step: int) -> float:
@@ -246,7 +280,8 @@ def _trace_end(band: np.ndarray, x_in: int, step: int) -> float:
     return float(xs[k - 1] + step * frac)
 
 
-def row_landmarks(ink: np.ndarray, strokes: np.ndarray, row: int, y_zero: float) -> list[tuple[float, float]]:
+def row_landmarks(ink: np.ndarray, strokes: np.ndarray, row: int, y_zero: float,
+                  faint: bool = True) -> list[tuple[float, float]]:
     """(observed x, canonical x) of one row's vertical landmarks: the calibration pulse's two strokes,
     where the trace starts (after the pulse and its gap), the lead separators (rows 0-2) and where the
     trace ends. Empty when they do not agree with one linear map (a pen or a finger can fake an end).
@@ -278,7 +313,7 @@ def row_landmarks(ink: np.ndarray, strokes: np.ndarray, row: int, y_zero: float)
             empty = 0
     if row < 3:
         for xs in L.SEPARATOR_X:
-            x = _separator_x(ink, y_zero, xs)
+            x = _separator_x(ink, y_zero, xs, row, faint)
             if x is not None:
                 marks.append((x, xs))
     x_end = L.T0_X + L.DURATION_S * L.PX_PER_S
@@ -286,14 +321,18 @@ def row_landmarks(ink: np.ndarray, strokes: np.ndarray, row: int, y_zero: float)
     if len(tail) and tail[-1] < 59:
         marks.append((_trace_end(ink_band, int(x_end - 30) + int(tail[-1]), 1) - END_EDGE, x_end))
     marks.sort()
-    if len(marks) >= 2:
-        obs = np.array([m[0] for m in marks])
-        ref = np.array([m[1] for m in marks])
-        slopes = np.diff(obs) / np.maximum(np.diff(ref), 1e-6)
-        wide = np.diff(ref) > 30  # the pulse's own two strokes are too close to judge a slope by
-        if np.any(wide & (np.abs(slopes - 1.0) > 0.06)):
-            return []
-    return marks
+    return marks if _consistent(marks) else []
+
+
+def _consistent(marks: list[tuple[float, float]]) -> bool:
+    """(observed x, canonical x) landmarks, sorted, spaced as the layout spaces them within MARKS_STRETCH."""
+    if len(marks) < 2:
+        return True
+    obs = np.array([m[0] for m in marks])
+    ref = np.array([m[1] for m in marks])
+    slopes = np.diff(obs) / np.maximum(np.diff(ref), 1e-6)
+    wide = np.diff(ref) > 30  # the pulse's own two strokes are too close to judge a slope by
+    return not np.any(wide & (np.abs(slopes - 1.0) > MARKS_STRETCH))
 
 
 def grid_period(page: np.ndarray) -> float | None:

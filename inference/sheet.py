@@ -198,6 +198,91 @@ def _edge_quads(work: np.ndarray) -> list[np.ndarray]:
     return quads
 
 
+RED_CONTRAST = 6.0  # redness (R - (G + B) / 2) above its surroundings of a pixel of the grid's red rectangle
+RED_WORK_SIDE = 1280  # px: the long side the red rectangle is looked for at (thin: lost at WORK_SIDE)
+FAMILY_DEG = 25.0  # a line within this of the rectangle's direction (or its normal) is one of its sides
+SIDE_BAND = 0.02  # of the picture's long side: lines this close to each other are one side's
+SIDES_APART = 0.2  # ... and opposite sides at least this far apart
+
+
+def _line_through(pts: np.ndarray) -> np.ndarray:
+    """(a, b, c) with a x + b y = c, (a, b) unit, of the straight line fitted to the points."""
+    vx, vy, x0, y0 = cv2.fitLine(pts.astype(np.float32), cv2.DIST_HUBER, 0, 0.01, 0.01).ravel()
+    return np.array([-vy, vx, -vy * x0 + vx * y0], np.float64)
+
+
+def _grid_box_quads(image: np.ndarray) -> list[np.ndarray]:
+    """The page from the thin red rectangle printed round the grid: a straight four-sided cue of known
+    place on the page, seen where the paper's own edge is lost against a light desk or a white bed sheet.
+    Its sides are the two best-supported straight red strokes of each of the two directions (Hough
+    lines on the redness above its surroundings: the dotted grid's dots are too short, a flat pink
+    background has none); their corners, mapped through the rectangle's place on the layout, give the page's."""
+    scale = min(1.0, RED_WORK_SIDE / max(image.shape[:2]))
+    img = cv2.resize(image, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA) if scale < 1 else image
+    rgb = img.astype(np.float32)
+    red = rgb[..., 0] - 0.5 * (rgb[..., 1] + rgb[..., 2])
+    # redder than what lies around it, and thin (a top-hat: where a blue cloth meets the paper is a step, no line)
+    k = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (9, 9))
+    thin = cv2.morphologyEx(red, cv2.MORPH_TOPHAT, k) > 0.5 * RED_CONTRAST
+    mask = (((red - cv2.blur(red, (31, 31))) > RED_CONTRAST) & thin).astype(np.uint8) * 255
+    side = max(img.shape[:2])
+    lines = cv2.HoughLinesP(mask, 1, np.pi / 360, threshold=int(0.05 * side), minLineLength=int(0.08 * side),
+                            maxLineGap=int(0.04 * side))
+    if lines is None or len(lines) < 4:
+        return []
+    seg = lines.reshape(-1, 4).astype(np.float64)
+    d = seg[:, 2:] - seg[:, :2]
+    length = np.hypot(d[:, 0], d[:, 1])
+    ang = np.arctan2(d[:, 1], d[:, 0]) % np.pi
+    # the main direction: the length-weighted mean of the doubled angles (a line and its reverse agree)
+    main = 0.5 * np.arctan2((length * np.sin(2 * ang)).sum(), (length * np.cos(2 * ang)).sum())
+    sides = []
+    for theta in (main, main + np.pi / 2):
+        off = np.abs((ang - theta + np.pi / 2) % np.pi - np.pi / 2)
+        fam = seg[off < np.radians(FAMILY_DEG)]
+        if len(fam) < 2:
+            return []
+        normal = np.array([-np.sin(theta), np.cos(theta)])
+        proj = ((fam[:, :2] + fam[:, 2:]) / 2) @ normal
+        flen = np.hypot(fam[:, 2] - fam[:, 0], fam[:, 3] - fam[:, 1])
+        # lines at about the same offset are one straight stroke; the rectangle's two sides of this
+        # direction are the two best-supported strokes far apart (a stray line is short)
+        order = np.argsort(proj)
+        groups, cur = [], [order[0]]
+        for a, b in zip(order[:-1], order[1:]):
+            if proj[b] - proj[a] <= SIDE_BAND * side:
+                cur.append(b)
+            else:
+                groups.append(cur)
+                cur = [b]
+        groups.append(cur)
+        weight = [flen[g].sum() for g in groups]
+        pair = None
+        for i in range(len(groups)):
+            for j in range(i + 1, len(groups)):
+                far = abs(proj[groups[j]].mean() - proj[groups[i]].mean()) >= SIDES_APART * side
+                if far and (pair is None or weight[i] + weight[j] > pair[0]):
+                    pair = (weight[i] + weight[j], i, j)
+        if pair is None:
+            return []
+        for g in pair[1:]:
+            sides.append(_line_through(fam[groups[g]].reshape(-1, 2)))
+    corners = []
+    for a in sides[:2]:
+        for b in sides[2:]:
+            m = np.array([a[:2], b[:2]])
+            if abs(np.linalg.det(m)) < 1e-6:
+                return []
+            corners.append(np.linalg.solve(m, np.array([a[2], b[2]])))
+    box = _order(np.array(corners) / scale)
+    gx0, gy0, gx1, gy1 = L.GRID_BOX
+    grid = np.array([[gx0, gy0], [gx1, gy0], [gx1, gy1], [gx0, gy1]], np.float32)
+    q, _ = _orientations(box)[0]  # long side first, as the page lies
+    h = cv2.getPerspectiveTransform(q.astype(np.float32), grid)
+    page = cv2.perspectiveTransform(_canonical_corners().reshape(-1, 1, 2), np.linalg.inv(h)).reshape(4, 2)
+    return [page.astype(np.float32)]
+
+
 def _long_strokes(ink: np.ndarray, min_side: float) -> np.ndarray:
     """The ink's strokes that span at least `min_side` px (traces, rules, edges), without the specks."""
     n, lab, stats, _ = cv2.connectedComponentsWithStats(ink.astype(np.uint8), connectivity=8)
@@ -397,7 +482,7 @@ def _row_x_map(ink: np.ndarray, row: int, y_obs: float) -> tuple[float, float] |
         return None
     strokes = np.zeros(ink.shape, bool)
     strokes[ya:yb] = stroke_mask(ink[ya:yb])
-    marks = row_landmarks(ink, strokes, row, y_obs)
+    marks = row_landmarks(ink, strokes, row, y_obs, faint=False)
     if len(marks) < 2:
         return None
     obs, ref = np.array(marks).T
@@ -635,6 +720,9 @@ def find_sheet(image: np.ndarray) -> Sheet:
         for quad in finder(work):
             for q, rot in _orientations(quad / scale):
                 candidates.append((structure_score(_warp_small(image, q)), method, q, rot))
+    for quad in _grid_box_quads(image):
+        for q, rot in _orientations(quad):
+            candidates.append((structure_score(_warp_small(image, q)), "rectangle", q, rot))
     if candidates and max(c[0] for c in candidates) < REFRAME_BELOW:
         # no outline fits well (paper on a white sheet, a hand over an edge): reframe the best few on
         # the trace rows they hold

@@ -6,8 +6,10 @@ the sheet finder (the test split's photos are for the report only: `training.eva
 Photo i of the train split is rendered with seed PHOTO_SEED0 + i (`training/photo_render.py`) and read by
 `inference.reading.read_ecg` (through `training.readings_cache`: the same readings the models train on);
 prints each refusal and the count per reason, and checks every accepted photo against its scan's reading
-(median lead correlation: a photo read upside down correlates negatively). Measured 2026-12-03: the first 120 refused 5 (2 `unoriented`) after `sheet._register`,
-9 (6 `unoriented`) before it; all 292: 11 (5 `unoriented`).
+(median lead correlation: a photo read upside down correlates negatively), and the heart rate read from
+photos and scans against the one printed in the footer (`training/printed_hr.json`, evaluation only).
+Measured 2026-12-03: the first 120 refused 5 (2 `unoriented`) after `sheet._register`, 9 (6 `unoriented`)
+before it; all 292: 11 (5 `unoriented`).
 """
 
 from __future__ import annotations
@@ -71,6 +73,13 @@ def main(argv: list[str] | None = None) -> int:
     print(f"refused {sum(reasons.values())} of {len(idx)}: {dict(reasons)}")
     print(f"accepted and compared with the scan's reading: {len(agree)}; median lead correlation: median "
           f"{np.median(agree):.2f}, < {UPSIDE_DOWN_R} (read upside down) {int((agree < UPSIDE_DOWN_R).sum())}")
+    printed = json.loads((REPO_ROOT / "training" / "printed_hr.json").read_text())
+    for kind, got in (("photos", photos), ("scans", scans)):
+        pairs = [(r, printed[items[i]["name"]]) for i, r in zip(idx, got) if printed.get(items[i]["name"])]
+        near = [not isinstance(r, str) and r[1].heart_rate_bpm is not None and abs(r[1].heart_rate_bpm - hr) <= 5
+                for r, hr in pairs]
+        print(f"{kind}: HR within 5 bpm of the printed HR on {np.mean(near):.3f} of {len(pairs)} pages with a "
+              f"readable footer (refused = missed)")
     return 0
 
 
