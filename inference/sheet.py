@@ -8,13 +8,17 @@ for and are ten to a hundred times faster than the same in NumPy):
 1. **Candidates for the sheet's outline**: the paper against its background (bright and unsaturated
    relative to the picture, by Otsu), the strongest closed edge contour, and the page's long ink
    strokes (trace rows, separators, the header's rule, a shadowed paper edge: on a white bed sheet or
-   a light desk they are what tells the page from its background). Each gives a quadrilateral,
+   a light desk they are what tells the page from its background), and the thin red rectangle printed
+   round the grid (`_grid_box_quads`: straight, four-sided, at a known place on the page; it registers
+   a tilted page whose paper edge is lost against a light cloth). Each gives a quadrilateral,
    tried in the two orientations its long side allows; a small warp of each is scored by the
    printout's own structure (four trace rows on their zero lines, little ink between them), which
    also tells a page upside down from one the right way up.
 2. **Refinement by the traces**: on the rectified page each row's zero line is measured in 20 places
-   (the most common height of the ink: flat segments dominate) and its two ends found; a homography
-   fitted to those points (RANSAC) maps them onto the layout's rows. Repeated once.
+   (the most common height of the ink: flat segments dominate) and placed along the row by its vertical
+   landmarks (calibration pulse, lead separators, the trace's ends; the separators alone, looked for far
+   from their places, when the page came out a few per cent too wide or narrow); a homography fitted to
+   those points (RANSAC) maps them onto the layout's rows. Repeated once.
 3. **Curl and lens barrel**: what is left of the zero lines' bend is removed by a smooth vertical
    displacement field, interpolated between the rows, in the same remap as the homography.
 
