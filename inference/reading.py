@@ -21,6 +21,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from inference import ecg_check, image_io, sheet as sheet_step
+from inference import layout as L
 from inference import preprocess as P
 from inference.digitize import digitize, trace_mask
 from inference.grid import Grid, find_grid, ink_map
@@ -69,6 +70,24 @@ def _pulses_in_place(grid: Grid) -> bool:
     return grid.scale_source == "calibration" and any(t == 0.0 for marks in grid.row_marks for _, t in marks)
 
 
+# The ECG check's rules on the traces' ink that a photo of a printout can fail (a lamp's glare washes a
+# stretch of trace out, a tachycardia's wide waves ink more than the rule allows) ...
+LAYOUT_OVERRIDES = ("no_traces", "broken_traces", "not_single_traces")
+MIN_LAYOUT_PULSES = 3  # ... passed all the same when the page shows this many calibration pulses in place
+MIN_LAYOUT_SEPARATORS = 2  # ... and this many lead separators
+
+
+def _shows_the_layout(grid: Grid) -> bool:
+    """The printout's own marks where the layout has them: calibration pulses at the rows' starts and
+    the lead separators between the columns. No photo, document or chart has them; a rectified photo of
+    the printout whose traces glare washed out does (whether enough of them can be traced is the
+    digitizer's to say: fewer than MIN_TRACED_LEADS leads are refused as untraceable)."""
+    sep_t = [(x - L.T0_X) / L.PX_PER_S for x in L.SEPARATOR_X]
+    on_rows = {k for marks in grid.row_marks for _, t in marks for k, st in enumerate(sep_t) if abs(t - st) < 1e-6}
+    seen = max(len(grid.separators_x), len(on_rows))  # across the three rows, or on a row of its own
+    return len(grid.pulses) >= MIN_LAYOUT_PULSES and seen >= MIN_LAYOUT_SEPARATORS and _pulses_in_place(grid)
+
+
 def refuse(reason: str, detail: str, **parts) -> Reading:
     return Reading(ok=False, reason=reason, detail=detail, **parts)
 
@@ -93,7 +112,8 @@ def read_ecg(data: bytes | str | np.ndarray) -> Reading:
     # the check reads a scan's own ink map; a photo's, the digitizer's trace mask (see _check_area)
     area = _check_area(strokes) if photo else prepared.area
     check = ecg_check.check(prepared.page, area, photo=photo)
-    if not check.is_ecg:
+    grid = find_grid(page, ink) if photo else None
+    if not check.is_ecg and not (photo and check.reason in LAYOUT_OVERRIDES and _shows_the_layout(grid)):
         return refuse("not_ecg", check.reason or "not a 12-lead ECG printout", sheet=found, prepared=prepared)
     if photo:
         # the photo's trace mask keeps faint strokes, so a line chart's rows pass the check: its coloured
@@ -101,7 +121,7 @@ def read_ecg(data: bytes | str | np.ndarray) -> Reading:
         colour = ecg_check.trace_saturation(page, strokes)
         if colour > ecg_check.MAX_TRACE_SATURATION:
             return refuse("not_ecg", "coloured_traces", sheet=found, prepared=prepared)
-    grid = find_grid(page, ink)
+    grid = grid if grid is not None else find_grid(page, ink)
     if photo and not _pulses_in_place(grid):
         # a photo rectified upside down reads every trace inverted (a made-up diagnosis): which way up
         # the page is must show on it, by the calibration pulses at the rows' left ends or else by the

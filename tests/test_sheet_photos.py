@@ -261,3 +261,36 @@ def test_no_grid_rectangle_on_a_page_without_red(pages):
 
     grey = np.repeat(pages[0].image.mean(axis=2, keepdims=True), 3, axis=2).astype(np.uint8)
     assert _grid_box_quads(grey) == []
+
+
+@pytest.mark.skipif(not SHARED.is_dir(), reason=f"ECG images not available at {SHARED}")
+def test_a_printout_whose_traces_fail_the_check_passes_by_its_layout():
+    """A photographed tachycardia page (wide waves: more ink than the ECG check's trace rule allows) is
+    an ECG all the same: its calibration pulses and lead separators stand where the layout has them."""
+    import json
+
+    from inference.image_io import load_image
+    from inference.reading import _shows_the_layout
+    from inference import ecg_check
+
+    name = json.loads(SPLIT.read_text())["train"][30]["name"]
+    photo = render_photo(load_image((SHARED / name).read_bytes()), 6030)
+    reading = read_ecg(photo.jpeg)
+    assert reading.ok, reading.detail
+    assert _shows_the_layout(reading.grid)
+    from inference.reading import _check_area
+    from inference.digitize import trace_mask
+
+    area = _check_area(trace_mask(reading.page[..., 0]))
+    assert not ecg_check.check(reading.prepared.page, area, photo=True).is_ecg  # the trace rule alone refuses it
+
+
+def test_no_layout_on_pictures_that_are_not_printouts():
+    from inference.grid import find_grid
+    from inference.reading import _shows_the_layout
+    from inference.sheet import find_sheet
+    from training.negatives import generated_images
+
+    for _, img in generated_images()[:20]:
+        page = find_sheet(np.ascontiguousarray(img)).page
+        assert not _shows_the_layout(find_grid(page))

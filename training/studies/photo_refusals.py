@@ -3,7 +3,8 @@ the sheet finder (the test split's photos are for the report only: `training.eva
 
     python -m training.studies.photo_refusals [--n 120] [--offset 0]
 
-Photo i of the train split is rendered with seed PHOTO_SEED0 + i (`training/photo_render.py`) and read by
+Photo i of the train split is rendered with seed PHOTO_SEED0 + i (`--seed0` for another sample of photos;
+`training/photo_render.py`) and read by
 `inference.reading.read_ecg` (through `training.readings_cache`: the same readings the models train on);
 prints each refusal and the count per reason, and checks every accepted photo against its scan's reading
 (median lead correlation: a photo read upside down correlates negatively), and the heart rate read from
@@ -51,11 +52,12 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--n", type=int, default=120)
     ap.add_argument("--offset", type=int, default=0)
     ap.add_argument("--workers", type=int, default=2)
+    ap.add_argument("--seed0", type=int, default=PHOTO_SEED0, help="photo seed of page 0 (another sample of photos)")
     a = ap.parse_args(argv)
     items = json.loads((REPO_ROOT / "training" / "split.json").read_text())["train"]
     idx = list(range(a.offset, min(len(items), a.offset + a.n)))
     path = [str(Path(DEFAULT_DATA) / items[i]["name"]) for i in idx]
-    photos = readings([(p, items[i]["sha256"], PHOTO_SEED0 + i) for p, i in zip(path, idx)], a.workers)
+    photos = readings([(p, items[i]["sha256"], a.seed0 + i) for p, i in zip(path, idx)], a.workers)
     scans = readings([(p, items[i]["sha256"], None) for p, i in zip(path, idx)], a.workers)
     reasons: Counter = Counter()
     agree = []
