@@ -285,6 +285,9 @@ def row_landmarks(ink: np.ndarray, strokes: np.ndarray, row: int, y_zero: float,
     """(observed x, canonical x) of one row's vertical landmarks: the calibration pulse's two strokes,
     where the trace starts (after the pulse and its gap), the lead separators (rows 0-2) and where the
     trace ends. Empty when they do not agree with one linear map (a pen or a finger can fake an end).
+    `faint`: also look for separators fainter than the trace, in the gaps between the rows (the final
+    grid does; the sheet's refinement, tuned without, does not: on a page still far off its rows a
+    stroke in a gap passes for one).
     `sheet` fits the homography's x to them and `Grid.time_of` times each row by them."""
     ya, yb = int(y_zero - 0.9 * L.PX_PER_MV), int(y_zero + 0.6 * L.PX_PER_MV)
     band = strokes[max(0, ya):max(0, yb)]

@@ -324,37 +324,27 @@ def _drop_alternate_t(pk: np.ndarray, e: np.ndarray, fs: int) -> np.ndarray:
     return pk
 
 
-REGULAR_SHARE = 0.65  # share of RRs within REGULAR_BAND of their median: a regular rhythm whose odd beat is repaired
-REGULAR_BAND = 0.15
+REGULAR_BAND = 0.15  # RRs within this share of each other are the same RR
+MIN_USUAL = 3  # the usual RR: the one with the most RRs near it, at least this many
+REGULAR_SHARE = 0.8  # share of the repaired RRs near the usual one: else the repair is not taken
 SHORT_RR = 0.8  # of the usual RR: a gap this short may have a detection too many at one of its ends
-RUN_FIT = 0.2  # a run of short gaps this close (in usual RRs) to a whole number of RRs holds that many beats
+RUN_FIT = 0.2  # short gaps that add up to this close (in usual RRs) to a whole number of RRs hold that many beats
 MISSED_GAP = (1.7, 2.3)  # an RR this many times the usual, with a peak half way, holds a missed beat
 MISSED_ENERGY = 0.15  # ... a peak at least this share of the beats' median slope energy
 
 
 def _usual_rr(pk: np.ndarray) -> float | None:
-    """The median RR of a regular rhythm (at least REGULAR_SHARE of the RRs near it), else None."""
-    rr = np.diff(pk)
+    """The RR most RRs agree with (within REGULAR_BAND; the median of those), when at least MIN_USUAL do."""
+    rr = np.diff(pk).astype(np.float64)
     if len(rr) < 4:
         return None
-    u = float(np.median(rr))
-    return u if np.mean(np.abs(rr - u) <= REGULAR_BAND * u) >= REGULAR_SHARE else None
+    near = np.abs(rr[None, :] - rr[:, None]) <= REGULAR_BAND * rr[:, None]
+    k = int(near.sum(axis=1).argmax())
+    return float(np.median(rr[near[k]])) if near[k].sum() >= MIN_USUAL else None
 
 
-def _repair_regular(pk: np.ndarray, e: np.ndarray, fs: int) -> np.ndarray:
-    """The odd extra or missed detection of a regular rhythm put right (`fs` unused: all in samples).
-
-    Extra: a run of consecutive gaps each shorter than SHORT_RR usual RRs that together make a whole
-    number m of RRs holds m - 1 beats, not as many as were detected: the ones nearest even spacing are
-    kept (a T wave, or the jump where a photo's column of leads meets the next: 11 beats read as 12 put
-    the rate 9 % high and a sinus rhythm reads as irregular); so is a page's first (last) detection
-    too soon before (after) a regular one. A premature beat is kept: its pause is not short.
-    Missed: a gap of about two usual RRs with a clear peak half way (a faint beat).
-    A rhythm not regular (atrial fibrillation) is left as found."""
-    pk = np.asarray(pk)
-    u = _usual_rr(pk)
-    if u is None:
-        return pk
+def _drop_extras(pk: np.ndarray, u: float) -> np.ndarray:
+    """Detections in runs of short gaps that add up to whole usual RRs, thinned to that many beats."""
     rr = np.diff(pk)
     keep = np.ones(len(pk), bool)
     short = rr < SHORT_RR * u
@@ -363,27 +353,31 @@ def _repair_regular(pk: np.ndarray, e: np.ndarray, fs: int) -> np.ndarray:
         if not short[i]:
             i += 1
             continue
-        j = i
-        while j + 1 < len(rr) and short[j + 1]:
+        # a stretch of short gaps from detection i: cut where they add up to a whole number m of RRs
+        j, total = i, 0.0
+        while j < len(rr) and short[j]:
+            total += rr[j]
+            m = int(round(total / u))
+            if m >= 1 and abs(total - m * u) <= RUN_FIT * u:
+                inner = np.arange(i + 1, j + 1)  # detections inside pk[i] .. pk[j + 1]
+                keep[inner] = False
+                for k in range(1, m):  # the detection nearest each evenly spaced place
+                    keep[inner[int(np.argmin(np.abs(pk[inner] - (pk[i] + k * total / m))))]] = True
+                break
             j += 1
-        # gaps i..j are short: detections i+1..j lie inside the run from pk[i] to pk[j + 1]
-        total = pk[j + 1] - pk[i]
-        m = int(round(total / u))
-        inner = np.arange(i + 1, j + 1)
-        if m >= 1 and abs(total - m * u) <= RUN_FIT * u and len(inner) > m - 1:
-            keep[inner] = False
-            for k in range(1, m):  # the detection nearest each evenly spaced place
-                target = pk[i] + k * total / m
-                keep[inner[int(np.argmin(np.abs(pk[inner] - target)))]] = True
-        elif i == 0 and j == 0 and len(rr) > 1 and abs(rr[1] - u) <= RUN_FIT * u:
-            keep[0] = False  # too soon before the page's regular beats
-        if j == len(rr) - 1 and i == j and len(rr) > 1 and abs(rr[-2] - u) <= RUN_FIT * u:
-            keep[-1] = False  # too soon after them
+        else:  # no whole RR: at the page's ends, a detection too soon before (after) a regular beat goes
+            if i == 0 and j == 1 and len(rr) > 1 and abs(rr[1] - u) <= RUN_FIT * u:
+                keep[0] = False
+            if j == len(rr) and i == j - 1 and len(rr) > 1 and abs(rr[-2] - u) <= RUN_FIT * u:
+                keep[-1] = False
+            i = j
+            continue
         i = j + 1
-    pk = pk[keep]
-    u = _usual_rr(pk)
-    if u is None:
-        return pk
+    return pk[keep]
+
+
+def _add_missed(pk: np.ndarray, e: np.ndarray, u: float) -> np.ndarray:
+    """A beat added half way into each gap of about two usual RRs that has a clear peak there."""
     level = float(np.median(e[pk]))
     out = [int(pk[0])]
     for a, b in zip(pk[:-1], pk[1:]):
@@ -395,6 +389,30 @@ def _repair_regular(pk: np.ndarray, e: np.ndarray, fs: int) -> np.ndarray:
                 out.append(k)
         out.append(int(b))
     return np.array(out, dtype=pk.dtype)
+
+
+def _repair_regular(pk: np.ndarray, e: np.ndarray, fs: int) -> np.ndarray:
+    """The odd extra or missed detection of a regular rhythm put right (`fs` unused: all in samples).
+
+    Extra: short gaps (each under SHORT_RR usual RRs) that add up to a whole number m of RRs hold m - 1
+    beats, not as many as were detected: the ones nearest even spacing are kept (a T wave, or the jump
+    where a photo's column of leads meets the next: 11 beats read as 12 put the rate 9 % high and a
+    sinus rhythm reads as irregular); so does a page's first (last) detection too soon before (after) a
+    regular beat. A premature beat is kept: its pause is not short. Missed: a gap of about two usual RRs
+    with a clear peak half way (a faint beat). The repair is taken only when it leaves the rhythm
+    regular (REGULAR_SHARE of the RRs at the usual one): an irregular rhythm (atrial fibrillation) is
+    left as found."""
+    pk = np.asarray(pk)
+    u = _usual_rr(pk)
+    if u is None:
+        return pk
+    fixed = _drop_extras(pk, u)
+    if len(fixed) >= 2:
+        fixed = _add_missed(fixed, e, u)
+    rr = np.diff(fixed)
+    if len(rr) < 3 or np.mean(np.abs(rr - u) <= REGULAR_BAND * u) < REGULAR_SHARE:
+        return pk
+    return fixed
 
 
 def _refine_on_strip(pk: np.ndarray, strip: _Seg | None, fs: int) -> tuple[np.ndarray, np.ndarray, bool]:
