@@ -61,7 +61,7 @@ PULSE_STRIP_W = 200  # px: the calibration pulses (x 69-94) and ink_map's reach 
 @dataclass(frozen=True)
 class Sheet:
     page: np.ndarray  # uint8 RGB, L.PAGE_H x L.PAGE_W: the level canonical page
-    method: str  # "as_is" | "outline" | "ink" | "none"; "+rows" when reframed on the trace rows
+    method: str  # "as_is" | "outline" | "ink" | "rectangle" | "none"; "+rows" when reframed on the trace rows
     corners: np.ndarray | None  # the page's corners (TL, TR, BR, BL of the upright page) in the picture
     rotation: int  # how the page lay in the picture: 0, 90, 180 or 270 degrees
     score: float  # structure score of the rectified page (0..1)
@@ -215,6 +215,36 @@ def _line_through(pts: np.ndarray) -> np.ndarray:
     return np.array([-vy, vx, -vy * x0 + vx * y0], np.float64)
 
 
+def _two_sides(fam: np.ndarray, theta: float, side: int) -> list[np.ndarray] | None:
+    """The rectangle's two sides among line segments (x1, y1, x2, y2) of one direction `theta`: segments
+    at about the same offset are one straight stroke; the sides are the two best-supported strokes (most
+    total length) at least SIDES_APART apart (a stray line is short). None when there are no two."""
+    if len(fam) < 2:
+        return None
+    normal = np.array([-np.sin(theta), np.cos(theta)])
+    proj = ((fam[:, :2] + fam[:, 2:]) / 2) @ normal
+    flen = np.hypot(fam[:, 2] - fam[:, 0], fam[:, 3] - fam[:, 1])
+    order = np.argsort(proj)
+    groups, cur = [], [order[0]]
+    for a, b in zip(order[:-1], order[1:]):
+        if proj[b] - proj[a] <= SIDE_BAND * side:
+            cur.append(b)
+        else:
+            groups.append(cur)
+            cur = [b]
+    groups.append(cur)
+    weight = [flen[g].sum() for g in groups]
+    pair = None
+    for i in range(len(groups)):
+        for j in range(i + 1, len(groups)):
+            far = abs(proj[groups[j]].mean() - proj[groups[i]].mean()) >= SIDES_APART * side
+            if far and (pair is None or weight[i] + weight[j] > pair[0]):
+                pair = (weight[i] + weight[j], i, j)
+    if pair is None:
+        return None
+    return [_line_through(fam[groups[g]].reshape(-1, 2)) for g in pair[1:]]
+
+
 def _grid_box_quads(image: np.ndarray) -> list[np.ndarray]:
     """The page from the thin red rectangle printed round the grid: a straight four-sided cue of known
     place on the page, seen where the paper's own edge is lost against a light desk or a white bed sheet.
@@ -243,34 +273,10 @@ def _grid_box_quads(image: np.ndarray) -> list[np.ndarray]:
     sides = []
     for theta in (main, main + np.pi / 2):
         off = np.abs((ang - theta + np.pi / 2) % np.pi - np.pi / 2)
-        fam = seg[off < np.radians(FAMILY_DEG)]
-        if len(fam) < 2:
-            return []
-        normal = np.array([-np.sin(theta), np.cos(theta)])
-        proj = ((fam[:, :2] + fam[:, 2:]) / 2) @ normal
-        flen = np.hypot(fam[:, 2] - fam[:, 0], fam[:, 3] - fam[:, 1])
-        # lines at about the same offset are one straight stroke; the rectangle's two sides of this
-        # direction are the two best-supported strokes far apart (a stray line is short)
-        order = np.argsort(proj)
-        groups, cur = [], [order[0]]
-        for a, b in zip(order[:-1], order[1:]):
-            if proj[b] - proj[a] <= SIDE_BAND * side:
-                cur.append(b)
-            else:
-                groups.append(cur)
-                cur = [b]
-        groups.append(cur)
-        weight = [flen[g].sum() for g in groups]
-        pair = None
-        for i in range(len(groups)):
-            for j in range(i + 1, len(groups)):
-                far = abs(proj[groups[j]].mean() - proj[groups[i]].mean()) >= SIDES_APART * side
-                if far and (pair is None or weight[i] + weight[j] > pair[0]):
-                    pair = (weight[i] + weight[j], i, j)
+        pair = _two_sides(seg[off < np.radians(FAMILY_DEG)], theta, side)
         if pair is None:
             return []
-        for g in pair[1:]:
-            sides.append(_line_through(fam[groups[g]].reshape(-1, 2)))
+        sides += pair
     corners = []
     for a in sides[:2]:
         for b in sides[2:]:
