@@ -26,7 +26,7 @@ import cv2
 import numpy as np
 
 from inference import layout as L
-from inference.grid import LOCAL_FLOOR, MIN_BLOB_PX, Grid, find_grid, ink_map, stroke_mask
+from inference.grid import LOCAL_FLOOR, MIN_BLOB_PX, Grid, components, find_grid, ink_map, stroke_mask
 from inference.signals import Digitized, LeadSignal
 
 INK_THRESHOLD = 0.30
@@ -72,8 +72,10 @@ def _column_runs(band: np.ndarray) -> list[np.ndarray]:
 def _forward(cols: list[np.ndarray], zero: float) -> tuple[list[list], list[tuple[list[int], list[float]]]]:
     """The Viterbi forward pass over the columns' runs: per column its candidates ((top, bottom) of each
     run, then the hold state) and (back-pointers, costs relative to the column's best). Plain Python:
-    a column has a handful of candidates, where NumPy's per-call overhead would cost ten times more."""
+    a column has a handful of candidates, where NumPy's per-call overhead would cost ten times more
+    (the inner loop is written out, without `max` or `enumerate`: it runs a few million times a page)."""
     inf = float("inf")
+    jump, pull, hold = JUMP_COST, BASELINE_PULL, HOLD_COST
     prev_pos: list = [(zero, zero)]  # virtual start at the zero line
     prev_cost = [0.0]
     cand: list[list] = []
@@ -82,20 +84,25 @@ def _forward(cols: list[np.ndarray], zero: float) -> tuple[list[list], list[tupl
         runs = col.tolist()
         if len(runs) > MAX_RUNS:
             runs = sorted(runs, key=lambda r: abs((r[0] + r[1]) / 2 - zero))[:MAX_RUNS]
+        prev = list(zip(range(len(prev_pos)), prev_pos, prev_cost))
         costs, args = [], []
         for t, b in runs:
             best, arg = inf, 0
-            for j, (pt, pb) in enumerate(prev_pos):
-                gap = max(0.0, t - pb - 1, pt - b - 1)
-                c = prev_cost[j] + JUMP_COST * gap
+            for j, (pt, pb), pc in prev:
+                gap = t - pb - 1  # the pixels between the two runs (0 when they touch or overlap)
+                other = pt - b - 1
+                if other > gap:
+                    gap = other
+                c = pc + jump * gap if gap > 0 else pc
                 if c < best:
                     best, arg = c, j
-            costs.append(best + BASELINE_PULL * abs((t + b) / 2 - zero))
+            centre = (t + b) / 2 - zero
+            costs.append(best + pull * (centre if centre >= 0 else -centre))
             args.append(arg)
         # the hold state: no run here, keep the best predecessor's position
         h = prev_cost.index(min(prev_cost))
         runs.append(prev_pos[h])
-        costs.append(prev_cost[h] + HOLD_COST)
+        costs.append(prev_cost[h] + hold)
         args.append(h)
         m = min(costs)
         prev_cost = [c - m for c in costs]
@@ -529,6 +536,15 @@ def printed_rhythm_label(ink: np.ndarray, grid: Grid) -> str | None:
     return scores[0][1]
 
 
+def _max_pool4(x: np.ndarray) -> np.ndarray:
+    """The maximum of each 4 x 4 block (a partial block at the bottom or right end dropped): four
+    strided maxima down, then four across (a reshape's max over two axes costs thirty times as much)."""
+    hq, wq = x.shape[0] // 4, x.shape[1] // 4
+    rows = np.maximum(np.maximum(x[0:4 * hq:4, :4 * wq], x[1:4 * hq:4, :4 * wq]),
+                      np.maximum(x[2:4 * hq:4, :4 * wq], x[3:4 * hq:4, :4 * wq]))
+    return np.maximum(np.maximum(rows[:, 0::4], rows[:, 1::4]), np.maximum(rows[:, 2::4], rows[:, 3::4]))
+
+
 def trace_mask(red: np.ndarray) -> np.ndarray:
     """The stroke pixels to follow, from the red channel (the pink grid is bright in it): darkness
     against the paper, relative to the strongest darkness around (a photo's glare fades its ink), at
@@ -543,12 +559,11 @@ def trace_mask(red: np.ndarray) -> np.ndarray:
     dark = np.clip(1.0 - red.astype(np.float32) / np.maximum(paper.astype(np.float32), 1.0), 0.0, 1.0)
     # the strongest darkness within about a row pitch up and down and 1 cm across, found on a 4x
     # max-pooled copy (a full-size dilation this large costs more than the whole tracking)
-    hq, wq = h // 4, w // 4
-    pooled = dark[:4 * hq, :4 * wq].reshape(hq, 4, wq, 4).max(axis=(1, 3))
+    pooled = _max_pool4(dark)
     near = cv2.blur(cv2.dilate(pooled, np.ones((55, 15), np.uint8)), (8, 8))
     near = cv2.resize(near, (w, h), interpolation=cv2.INTER_LINEAR)
     on = (dark > TRACE_LEVEL * np.clip(near, LOCAL_FLOOR, 1.0)).astype(np.uint8)
-    n, lab, stats, _ = cv2.connectedComponentsWithStats(on, connectivity=8)
+    n, lab, stats = components(on)
     keep = stats[:, cv2.CC_STAT_AREA] >= MIN_BLOB_PX
     keep[0] = False
     return keep[lab]

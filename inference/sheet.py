@@ -295,7 +295,9 @@ def _grid_box_quads(image: np.ndarray) -> list[np.ndarray]:
 
 def _long_strokes(ink: np.ndarray, min_side: float) -> np.ndarray:
     """The ink's strokes that span at least `min_side` px (traces, rules, edges), without the specks."""
-    n, lab, stats, _ = cv2.connectedComponentsWithStats(ink.astype(np.uint8), connectivity=8)
+    from inference.grid import components
+
+    n, lab, stats = components(ink.astype(np.uint8))
     keep = np.maximum(stats[:, cv2.CC_STAT_WIDTH], stats[:, cv2.CC_STAT_HEIGHT]) >= min_side
     keep[0] = False
     return keep[lab]
@@ -307,8 +309,10 @@ def _ink_quads(work: np.ndarray) -> list[np.ndarray]:
     perspective quadrilateral, the page's own when its edges were among them), and their extent grown
     to the page (traces and print reach almost to its edges). Short strokes are left out: a bed
     sheet's weave, wood grain and the print's letters are specks and short dashes at this scale."""
+    from inference.grid import components
+
     ink = _ink_mask(cv2.cvtColor(work, cv2.COLOR_RGB2GRAY), 7).astype(np.uint8)
-    n, lab, stats, _ = cv2.connectedComponentsWithStats(ink, connectivity=8)
+    n, lab, stats = components(ink)
     if n < 2:
         return []
     side = np.maximum(stats[:, cv2.CC_STAT_WIDTH], stats[:, cv2.CC_STAT_HEIGHT])
