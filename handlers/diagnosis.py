@@ -31,7 +31,8 @@ from handlers import texts
 from handlers.access import require_login
 from handlers.callbacks import ExportDigitized, OpenLesson, PreviewAction
 from handlers.context import AppContext, services_of
-from handlers.limits import DELIVERY_MAX_BACKOFF, MAX_DOWNLOAD_BYTES, PREVIEW_TTL, PROGRESS_EDIT_INTERVAL, SMALL_PHOTO_PX
+from handlers.limits import (DELIVERY_MAX_BACKOFF, MAX_DOWNLOAD_BYTES, PREVIEW_TTL, PROGRESS_EDIT_INTERVAL,
+                             PROGRESS_FIRST_DELAY, SMALL_PHOTO_PX)
 from handlers.remote_analysis import analyse_remotely
 from handlers.steps import reply
 from inference.image_io import ImageRejected, check_image, preview_jpeg
@@ -51,6 +52,7 @@ PHOTO_TIP_SHOWN = "photo_tip_shown"
 ALLOWED_EXTENSIONS = {".jpg", ".jpeg", ".png"}
 ALLOWED_MIME_TYPES = {"image/jpeg", "image/png", "image/jpg"}
 BAR_WIDTH = 10
+FINAL_TRIES = 3  # a progress display's last text: tries when Telegram says "retry after"
 
 
 # --- receiving an image ---------------------------------------------------------------------------
@@ -195,11 +197,12 @@ async def _confirmed(update: Update, context: AppContext, session: Session, pend
     at start-up and offers Confirm again (`offer_again`).
 
     Telegram takes about one call a second to a chat (`bot.telegram_limits`), so every call to the chat
-    before the result costs the user a second. The result is the second: the callback is answered (no
-    chat, not limited), the preview's caption becomes the progress display with its buttons removed (one
-    call, not awaited: the download and the analysis start with it), then the result and the heat map;
-    the progress's last text ("analysed") comes after them. No chat actions: the caption says it."""
-    await update.callback_query.answer()
+    before the result costs the user a second. The callback is answered at once with "analysing" (no
+    chat, not limited); the download and the analysis start; an answer ready within PROGRESS_FIRST_DELAY
+    (one user: about 0.7 s) is the first call to the chat. Only a longer wait (a queue, workers far away)
+    turns the preview's caption into the progress display first. The progress's last text ("analysed",
+    which also takes the buttons off) comes after the result and the heat map. No chat actions."""
+    await update.callback_query.answer(texts.CONFIRM_ANSWER)
     services = context.services
     chat_id = update.effective_chat.id
     record = InFlight(
@@ -214,8 +217,8 @@ async def _confirmed(update: Update, context: AppContext, session: Session, pend
     )
     await services.in_flight.start(record)
     progress = Progress(_caption_editor(context, chat_id, pending["message_id"]),
-                        notice=lambda text: reply(update, text))
-    progress.show(texts.PROGRESS_DOWNLOADING)  # the one chat call before the result; not awaited
+                        notice=lambda text: reply(update, text), first_delay=PROGRESS_FIRST_DELAY.total_seconds())
+    progress.show(texts.PROGRESS_DOWNLOADING)  # shown only if the answer is not ready by then; not awaited
     try:
         delivered = await _analyse_confirmed(update, context, session, pending, progress)
     except Exception:
@@ -348,19 +351,20 @@ def _caption_editor(context: AppContext, chat_id: int, message_id: int) -> Calla
 class Progress:
     """The progress display: one message's text or caption, changed through `edit`, at most once per
     `PROGRESS_EDIT_INTERVAL` and only when its text changes. `show` asks for a text (the latest asked wins,
-    so a queue position that moved three times in the interval costs one edit; the first is shown at
-    once); `hold` drops what waits (the answer goes out now; an edit already on its way goes on: calls to
-    a chat go out in order); `final` shows its text after any edit on its way. When the message cannot be
-    edited (deleted), a final text is sent as a new message through `notice`, unless `notice=False`."""
+    so a queue position that moved three times in the interval costs one edit; the first is shown
+    `first_delay` seconds after the display was made, at once by default); `hold` drops what waits (the
+    answer goes out now; an edit already on its way goes on: calls to a chat go out in order); `final`
+    shows its text after any edit on its way. When the message cannot be edited (deleted), a final text
+    is sent as a new message through `notice`, unless `notice=False`."""
 
     def __init__(self, edit: Callable[[str], Awaitable[Any]], interval: float = PROGRESS_EDIT_INTERVAL.total_seconds(),
-                 notice: Callable[[str], Awaitable[Any]] | None = None) -> None:
+                 notice: Callable[[str], Awaitable[Any]] | None = None, first_delay: float = 0.0) -> None:
         self._edit_call = edit
         self._notice = notice
         self.interval = interval
         self._shown: str | None = None  # what the message shows, or is being changed to
         self._wanted: str | None = None
-        self._last = -math.inf
+        self._last = time.monotonic() + first_delay - interval if first_delay > 0 else -math.inf
         self._task: asyncio.Task | None = None
         self._editing = False
         self._held = False
@@ -393,28 +397,43 @@ class Progress:
             self._task.cancel()
 
     async def final(self, text: str, *, notice: bool = True) -> None:
+        """Show the last text (it also takes the buttons off: often the display's only edit, when the answer
+        came before the first delay), after any edit on its way; a RetryAfter the limiter gave up on is
+        waited out, up to FINAL_TRIES times."""
         self.hold()
         if self._task is not None and not self._task.done():
             await asyncio.wait({self._task})  # the edit on its way lands first (a waiting one was dropped)
         self._wanted = text
         if text != self._shown:
             self._shown, self._last = text, time.monotonic()
-            if not await self._edit(text) and notice and self._notice is not None:
+            if not await self._edit(text, tries=FINAL_TRIES) and notice and self._notice is not None:
                 await self._notice(text)
 
-    async def _edit(self, text: str) -> bool:
+    async def _edit(self, text: str, tries: int = 1) -> bool:
         """False when the message cannot be edited (deleted: a bad request); "not modified", a network error,
-        a RetryAfter the limiter gave up on or a blocked chat are logged and left at that."""
-        try:
-            await self._edit_call(text)
-        except BadRequest as exc:
-            if "not modified" in str(exc).lower():
-                return True
-            log.warning("progress not shown: %s", exc)
-            return False
-        except TelegramError as exc:
-            log.warning("progress not shown: %s", exc)
+        a RetryAfter the limiter gave up on (after `tries` waits) or a blocked chat are logged and left at that."""
+        for attempt in range(1, tries + 1):
+            try:
+                await self._edit_call(text)
+            except RetryAfter as exc:
+                if attempt < tries:
+                    await asyncio.sleep(retry_seconds(exc) + 0.1)
+                    continue
+                log.warning("progress not shown: %s", exc)
+            except BadRequest as exc:
+                if "not modified" in str(exc).lower():
+                    return True
+                log.warning("progress not shown: %s", exc)
+                return False
+            except TelegramError as exc:
+                log.warning("progress not shown: %s", exc)
+            return True
         return True
+
+
+def retry_seconds(exc: RetryAfter) -> float:
+    """How long Telegram asked to wait (a timedelta in PTB 22, seconds before)."""
+    return exc.retry_after.total_seconds() if hasattr(exc.retry_after, "total_seconds") else float(exc.retry_after)
 
 
 async def deliver(context: AppContext, chat_id: int, send: Callable[[], Awaitable[Any]]) -> bool:
@@ -427,7 +446,7 @@ async def deliver(context: AppContext, chat_id: int, send: Callable[[], Awaitabl
             await send()
             return True
         except RetryAfter as exc:
-            wait = exc.retry_after.total_seconds() if hasattr(exc.retry_after, "total_seconds") else float(exc.retry_after)
+            wait = retry_seconds(exc)
             log.warning("result delayed: Telegram asked to wait %.1f s", wait)
             await asyncio.sleep(wait + 0.1)
         except Forbidden:

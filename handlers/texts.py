@@ -231,6 +231,7 @@ PHOTO_TOO_SMALL = (
     "⚠️ This photo is only {width}×{height} px, which may be too small to read the tracing. "
     "If you can, send the ECG as a <b>file</b> (📎 → File): whole page, flat, good light."
 )
+CONFIRM_ANSWER = "⏳ Analysing your ECG…"
 PROGRESS_DOWNLOADING = "⏳ Downloading the image…"
 PROGRESS_CHECKING = "✅ Downloaded\n⏳ Checking the image…"
 PROGRESS_QUEUED = "✅ Downloaded\n✅ Checked\n⏳ Waiting for the analyser — place {position} in the queue…"

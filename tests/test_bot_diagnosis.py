@@ -172,32 +172,65 @@ def chat_calls(harness, user, since: float) -> list:
             if r.time >= since and str(r.params.get("chat_id")) == str(user.chat_id)]
 
 
-async def test_confirm_turns_the_preview_into_the_progress_then_the_result_then_done(harness):
-    """After Confirm the preview is the progress display (its buttons gone, its caption the stages in order);
-    the result comes before the last stage ("analysed"); no chat action is spent on the way."""
+async def test_a_quick_answer_is_the_first_call_to_the_chat_after_confirm(harness):
+    """An analysis done within PROGRESS_FIRST_DELAY needs no progress: the button press is answered
+    "analysing" (not a chat call), the result is the bot's first call to the chat, and the preview's
+    caption says "analysed" (its buttons gone) after it; no chat action is spent."""
     ann = harness.user(2001, "Ann")
     await harness.signed_up(ann)
     await ann.send_document(image_bytes(fmt="PNG"), "ecg.png", "image/png")
     preview = await ann.wait_for(preview_of)
     pressed = time.time()
-    await ann.press("Confirm", preview.message_id)
-    await ann.wait_for_edit(preview.message_id, lambda m: m.reply_markup is None)
+    query = await ann.press("Confirm", preview.message_id)
+    assert (await ann.wait_for_answer(query)).answer_text == texts.CONFIRM_ANSWER
     result = await ann.wait_for_text(texts.NOT_AN_ECG, timeout=60)  # a blank page: refused, as a result
     await ann.wait_for_edit(preview.message_id, caption_is(texts.PROGRESS_DONE), timeout=30)
+    assert preview.reply_markup is None
     shown = [v.caption for v in preview.edits] + [preview.caption]
-    assert shown[0] == texts.PREVIEW_CAPTION and shown[1] == texts.PROGRESS_DOWNLOADING, shown
+    assert shown == [texts.PREVIEW_CAPTION, texts.PROGRESS_DONE], shown
+    assert result.message_id > preview.message_id
+    calls = chat_calls(harness, ann, pressed)
+    methods = [r.method for r in calls]
+    assert methods[0] == "sendMessage" and texts.NOT_AN_ECG in calls[0].params["text"], methods
+    assert methods[-1] == "editMessageCaption" and calls[-1].params["caption"] == texts.PROGRESS_DONE, methods
+    assert "sendChatAction" not in methods and "editMessageReplyMarkup" not in methods, methods
+    assert not ann.chat_actions
+
+
+async def test_a_slow_answer_turns_the_preview_into_the_progress_then_the_result_then_done(harness):
+    """An analysis that takes longer (a queue, a slow machine: here the real one, 2.5 s late) turns the
+    preview into the progress display after PROGRESS_FIRST_DELAY (its buttons gone, its caption the
+    stages in order); the result comes before the last stage ("analysed")."""
+    ann = harness.user(2001, "Ann")
+    await harness.signed_up(ann)
+    real = harness.runtime.services.analyse
+
+    def slow_model(data: bytes):
+        time.sleep(2.5)
+        return real(data)
+
+    harness.runtime.services.analyse = slow_model
+    await ann.send_document(image_bytes(fmt="PNG"), "ecg.png", "image/png")
+    preview = await ann.wait_for(preview_of)
+    pressed = time.time()
+    await ann.press("Confirm", preview.message_id)
+    await ann.wait_for_edit(preview.message_id, lambda m: m.reply_markup is None)
+    assert time.time() - pressed >= 0.9  # not before the first delay
+    result = await ann.wait_for_text(texts.NOT_AN_ECG, timeout=60)
+    await ann.wait_for_edit(preview.message_id, caption_is(texts.PROGRESS_DONE), timeout=30)
+    shown = [v.caption for v in preview.edits] + [preview.caption]
     pipeline = [texts.PROGRESS_DOWNLOADING, texts.PROGRESS_CHECKING, texts.PROGRESS_ANALYSING, texts.PROGRESS_DONE]
+    assert shown[0] == texts.PREVIEW_CAPTION and shown[1] in pipeline[:3], shown
     order = [pipeline.index(s) for s in shown[1:] if "queue" not in s]
-    assert order == sorted(order) and order[-1] == 3, shown
+    assert order == sorted(order) and order[-1] == 3 and len(order) >= 2, shown
     assert result.message_id > preview.message_id
     calls = chat_calls(harness, ann, pressed)
     methods = [r.method for r in calls]
     sent = next(i for i, r in enumerate(calls) if r.method == "sendMessage" and texts.NOT_AN_ECG in r.params["text"])
     done = next(i for i, r in enumerate(calls) if r.method == "editMessageCaption"
                 and r.params["caption"] == texts.PROGRESS_DONE)
-    assert sent < done, methods  # "analysed" after the result, off its path
+    assert 0 < sent < done, methods  # progress first, "analysed" after the result, off its path
     assert "sendChatAction" not in methods and "editMessageReplyMarkup" not in methods, methods
-    assert not ann.chat_actions
 
 
 class FakeMessage:
@@ -248,6 +281,23 @@ async def test_progress_coalesces_holds_and_shows_the_final_text_last():
     progress.hold()
     await progress.final("done")
     assert [t for _, t in message.edits] == ["downloading", "done"]
+
+    # with a first delay: nothing is shown before it, and an answer ready by then drops the text asked for
+    message = FakeMessage()
+    progress = Progress(message.edit, interval=0.3, notice=notice, first_delay=0.2)
+    progress.show("downloading")
+    await asyncio.sleep(0.1)
+    assert message.edits == []
+    progress.hold()
+    await asyncio.sleep(0.2)
+    await progress.final("done", notice=False)
+    assert [t for _, t in message.edits] == ["done"]
+    message = FakeMessage()
+    progress = Progress(message.edit, interval=0.3, notice=notice, first_delay=0.2)
+    made = time.monotonic()
+    progress.show("downloading")
+    await asyncio.sleep(0.3)
+    assert [t for _, t in message.edits] == ["downloading"] and message.edits[0][0] - made >= 0.19
 
     # "not modified" is harmless; a message that cannot be edited any more gets the final text as a notice
     message = FakeMessage()
