@@ -17,6 +17,7 @@ measures). Nothing here guesses: a step that fails stops the reading with its re
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 
@@ -41,11 +42,20 @@ class Reading:
     grid: Grid | None = None
     digitized: Digitized | None = None
     measurements: object | None = None  # inference.measure.Measurements
-    prepared: P.Prepared | None = None  # the classifier's input, cut from the rectified page
+    scan_input: P.Prepared | None = None  # a scan's image-model input, made for the ECG check
 
     @property
     def page(self) -> np.ndarray | None:
         return self.sheet.page if self.sheet is not None else None
+
+    @cached_property
+    def prepared(self) -> P.Prepared | None:
+        """The image model's input (the heat map's), cut from the rectified page: a scan's as the ECG check
+        made it, a photo's when first asked for (the reading itself does not need it: `ecg-bot digitize` and
+        the diagnosis never do)."""
+        if self.scan_input is not None:
+            return self.scan_input
+        return P.prepare_rectified(self.page) if self.page is not None else None
 
 
 def _check_area(strokes: np.ndarray) -> np.ndarray:
@@ -104,23 +114,24 @@ def read_ecg(data: bytes | str | np.ndarray) -> Reading:
     if found.problem is not None:
         return refuse(found.problem, found.problem_detail or found.problem, sheet=found)
     page = found.page
-    # a scan as it is keeps the classifier's own grid search; a rectified photo is on the layout already
-    prepared = P.prepare(page) if found.method == "as_is" else P.prepare_rectified(page)
-    ink = ink_map(page)
     photo = found.method != "as_is"
+    # a scan as it is keeps the classifier's own grid search, and its check reads the classifier's ink map;
+    # a photo's check reads the digitizer's trace mask (see _check_area), and its classifier input, on the
+    # layout already, is cut only if the heat map asks for it (`Reading.prepared`)
+    prepared = None if photo else P.prepare(page)
+    ink = ink_map(page)
     strokes = trace_mask(page[..., 0]) if photo else None  # the digitizer's trace mask, made once
-    # the check reads a scan's own ink map; a photo's, the digitizer's trace mask (see _check_area)
     area = _check_area(strokes) if photo else prepared.area
-    check = ecg_check.check(prepared.page, area, photo=photo)
+    check = ecg_check.check(page if photo else prepared.page, area, photo=photo)
     grid = find_grid(page, ink) if photo else None
     if not check.is_ecg and not (photo and check.reason in LAYOUT_OVERRIDES and _shows_the_layout(grid)):
-        return refuse("not_ecg", check.reason or "not a 12-lead ECG printout", sheet=found, prepared=prepared)
+        return refuse("not_ecg", check.reason or "not a 12-lead ECG printout", sheet=found, scan_input=prepared)
     if photo:
         # the photo's trace mask keeps faint strokes, so a line chart's rows pass the check: its coloured
         # lines tell it from a printout's black trace
         colour = ecg_check.trace_saturation(page, strokes)
         if colour > ecg_check.MAX_TRACE_SATURATION:
-            return refuse("not_ecg", "coloured_traces", sheet=found, prepared=prepared)
+            return refuse("not_ecg", "coloured_traces", sheet=found, scan_input=prepared)
     grid = grid if grid is not None else find_grid(page, ink)
     if photo and not _pulses_in_place(grid):
         # a photo rectified upside down reads every trace inverted (a made-up diagnosis): which way up
@@ -130,11 +141,11 @@ def read_ecg(data: bytes | str | np.ndarray) -> Reading:
         if rule < sheet_step.ORIENTED_RULE:  # the header rule's cover a photo without its pulses needs
             return refuse("unoriented", f"which way up the sheet lies cannot be told (no calibration pulse "
                           f"at the rows' starts, header rule cover {rule:.2f})", sheet=found, grid=grid,
-                          prepared=prepared)
+                          scan_input=prepared)
     digitized = digitize(page, grid, ink, photo=photo, strokes=strokes)
     traced = len(digitized.traced_leads)
     if traced < MIN_TRACED_LEADS:
         return refuse("untraceable", f"only {traced} of 12 leads could be traced", sheet=found, grid=grid,
-                      digitized=digitized, prepared=prepared)
+                      digitized=digitized, scan_input=prepared)
     return Reading(ok=True, sheet=found, grid=grid, digitized=digitized, measurements=measure(digitized),
-                   prepared=prepared)
+                   scan_input=prepared)

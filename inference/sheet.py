@@ -632,11 +632,27 @@ def _sharpness(page: np.ndarray) -> float:
     area = gray[y0:y1, x0:x1]
     gx = cv2.Sobel(area, cv2.CV_32F, 1, 0, ksize=3)
     gy = cv2.Sobel(area, cv2.CV_32F, 0, 1, ksize=3)
-    g = np.hypot(gx, gy)
+    g = cv2.magnitude(gx, gy)  # (np.hypot's care for overflow costs 15x as much; gradients of grey levels need none)
     # the paper's and the ink's levels are as well measured on every 4th pixel (a sixteenth of the
     # work); the steepest edges are rare, so they are counted on all
     lo, hi = np.percentile(area[::4, ::4], (0.5, 95))
-    return float(np.percentile(g, 99.5) / (4.0 * (hi - lo + 1.0)))
+    return float(high_percentile(g, 99.5) / (4.0 * (hi - lo + 1.0)))
+
+
+def high_percentile(x: np.ndarray, q: float) -> float:
+    """`np.percentile(x, q)` (linear interpolation) for a high q, sorted out among the largest values only:
+    those above the (2q - 100)th percentile of every 16th value (a full partition of a page's million
+    values costs ten times as much); the full percentile when that margin was not enough."""
+    flat = x.ravel()
+    pos = q / 100.0 * (flat.size - 1)
+    top = flat[flat >= np.percentile(flat[::16], max(0.0, 2.0 * q - 100.0))]
+    k = int(np.floor(pos)) - (flat.size - top.size)  # the wanted rank among the candidates
+    if k < 0 or top.size == 0:
+        return float(np.percentile(flat, q))
+    k1 = min(k + 1, top.size - 1)
+    part = np.partition(top, [k, k1])
+    a, b = float(part[k]), float(part[k1])
+    return a + (b - a) * (pos - np.floor(pos))
 
 
 def _grid_box_part_inside(h: np.ndarray, shape: tuple[int, ...]) -> float:

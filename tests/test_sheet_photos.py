@@ -280,7 +280,7 @@ def test_a_printout_whose_traces_fail_the_check_passes_by_its_layout():
     assert reading.ok, reading.detail
     assert _shows_the_layout(reading.grid)
     area = _check_area(trace_mask(reading.page[..., 0]))
-    assert not ecg_check.check(reading.prepared.page, area, photo=True).is_ecg  # the trace rule alone refuses it
+    assert not ecg_check.check(reading.page, area, photo=True).is_ecg  # the trace rule alone refuses it
 
 
 def test_no_layout_on_pictures_that_are_not_printouts():
