@@ -199,7 +199,7 @@ async def _confirmed(update: Update, context: AppContext, session: Session, pend
     Telegram takes about one call a second to a chat (`bot.telegram_limits`), so every call to the chat
     before the result costs the user a second. The callback is answered at once with "analysing" (no
     chat, not limited); the download and the analysis start; an answer ready within PROGRESS_FIRST_DELAY
-    (one user: about 0.7 s) is the first call to the chat. Only a longer wait (a queue, workers far away)
+    (one user: 0.5-1.1 s) is the first call to the chat. Only a longer wait (a queue, workers far away)
     turns the preview's caption into the progress display first. The progress's last text ("analysed",
     which also takes the buttons off) comes after the result and the heat map. No chat actions."""
     await update.callback_query.answer(texts.CONFIRM_ANSWER)

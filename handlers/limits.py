@@ -10,6 +10,6 @@ SMALL_PHOTO_PX = 1000  # longest side below which a photo is probably too small 
 MESSAGES_PER_MINUTE = 30  # a Telegram user's messages the bot reads, steady rate (storage.limits token bucket)
 MESSAGE_BURST = 20  # ... and at once
 PROGRESS_EDIT_INTERVAL = timedelta(seconds=3)  # at most one edit of a progress message this often
-PROGRESS_FIRST_DELAY = timedelta(seconds=1)  # after Confirm, the progress shows only if no answer came by then
+PROGRESS_FIRST_DELAY = timedelta(seconds=1.5)  # after Confirm, the progress shows only if no answer came by then
 DELIVERY_MAX_BACKOFF = timedelta(seconds=60)  # longest wait between two tries to deliver a result
 STARTUP_NOTICES_PER_SECOND = 10  # start-up notifications (ended sessions, interrupted analyses), paced

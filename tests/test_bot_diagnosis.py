@@ -11,6 +11,7 @@ import pytest
 from PIL import Image
 
 from handlers import texts
+from handlers.limits import PROGRESS_FIRST_DELAY
 
 
 def image_bytes(width=1600, height=1200, fmt="JPEG", color="white") -> bytes:
@@ -215,7 +216,7 @@ async def test_a_slow_answer_turns_the_preview_into_the_progress_then_the_result
     pressed = time.time()
     await ann.press("Confirm", preview.message_id)
     await ann.wait_for_edit(preview.message_id, lambda m: m.reply_markup is None)
-    assert time.time() - pressed >= 0.9  # not before the first delay
+    assert time.time() - pressed >= PROGRESS_FIRST_DELAY.total_seconds() - 0.1  # not before the first delay
     result = await ann.wait_for_text(texts.NOT_AN_ECG, timeout=60)
     await ann.wait_for_edit(preview.message_id, caption_is(texts.PROGRESS_DONE), timeout=30)
     shown = [v.caption for v in preview.edits] + [preview.caption]
