@@ -11,7 +11,8 @@ prints each refusal and the count per reason, and checks every accepted photo ag
 photos and scans against the one printed in the footer (`training/printed_hr.json`, evaluation only).
 Measured 2026-12-03: the first 120 refused 5 (2 `unoriented`) after `sheet._register`, 9 (6 `unoriented`)
 before it; all 292: 11 (5 `unoriented`); later that day, with the red-rectangle outline and the separator map,
-3 of 292 (no `unoriented`, median correlation 0.89, HR within 5 bpm of printed 0.93); `--seed0 6000`: 7.
+3 of 292 (no `unoriented`, median correlation 0.89, HR within 5 bpm of printed 0.94 when re-run in the
+fourth session); `--seed0 6000`: 7.
 """
 
 from __future__ import annotations
