@@ -433,9 +433,11 @@ def _row_signal(red: np.ndarray, mask: np.ndarray, grid: Grid, row: int, photo: 
     masked = np.zeros(len(xs), bool)
     if row < 3:
         # the separators found, and the layout's place of any not found (a faint line is still ink)
+        # (on a photo, a row's own separator marks first: the page's x may bend between the rows)
+        own = [x for x, t in grid.row_marks[row] if any(abs(t - (k + 1) * L.SEGMENT_S) < 1e-6 for k in range(3))]
+        found = own + [f for f in grid.separators_x if all(abs(f - o) > 2 * SEPARATOR_REACH for o in own)]
         expected = [float(grid.x_of((k + 1) * L.SEGMENT_S)) for k in range(3)]
-        seps = list(grid.separators_x) + [e for e in expected
-                                          if all(abs(e - f) > 2 * SEPARATOR_REACH for f in grid.separators_x)]
+        seps = found + [e for e in expected if all(abs(e - f) > 2 * SEPARATOR_REACH for f in found)]
         for s in seps:
             masked |= np.abs(xs - s) <= SEPARATOR_HALF
     pitch = L.ROW_PITCH * grid.px_per_mv / L.PX_PER_MV

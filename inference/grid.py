@@ -220,6 +220,64 @@ def stroke_mask(ink: np.ndarray) -> np.ndarray:
     return keep[lab]
 
 
+GAP_DIP = 0.08  # a lead separator darkens the paper between the rows by at least this share of its level
+GAP_LEAN = 3.0  # px: one separator's crossings of the two gaps between rows 0-2 agree within this
+RHYTHM_FROM_GAPS = True
+GAP_OVERRIDE = 5.0  # px: a separator the row showed this far from the line through the gaps is a QRS beside it
+GAP_BACKGROUND = 41  # px: the paper's level beside a column is the brightest one this wide around it
+
+
+@dataclass(frozen=True)
+class GapLine:
+    """A lead separator seen where no trace runs: x = x_a + (y - y_a) * lean, through its crossings of
+    the gaps between rows 0-1 (at y_a) and 1-2."""
+    x_a: float
+    y_a: float
+    lean: float  # px of x per px of y
+
+    def x_at(self, y: float) -> float:
+        return self.x_a + (y - self.y_a) * self.lean
+
+
+def _dip_peak(dip: np.ndarray, lo: int, hi: int) -> tuple[float, float]:
+    """(sub-pixel x, depth) of the deepest dip in dip[lo:hi] (parabola through its three samples)."""
+    lo, hi = max(1, lo), min(len(dip) - 1, hi)
+    k = lo + int(np.argmax(dip[lo:hi]))
+    a, b, c = float(dip[k - 1]), float(dip[k]), float(dip[k + 1])
+    den = a - 2 * b + c
+    off = 0.5 * (a - c) / den if den < 0 else 0.0
+    return k + float(np.clip(off, -0.5, 0.5)), b
+
+
+def gap_separators(page: np.ndarray, baselines=L.BASELINE_Y, reach: int = 120) -> list[GapLine | None]:
+    """The three lead separators from the paper between the trace rows, where only they and the grid
+    run: per column the median brightness of each gap (a deep S wave or a label crossing a gap is a
+    minority of its rows), its darkening against the paper beside it (`GAP_BACKGROUND`), the deepest
+    darkening within `reach` px of each separator's place. Independent of the trace's darkness (a
+    photo's thin separators are blurred wider than `ink_map`'s closing and fainter than its traces, so
+    its ink misses them). None where a gap shows no dip of `GAP_DIP` or the two gaps disagree by more
+    than `GAP_LEAN` px (a pen or a crease, not a printed line)."""
+    grey = page[..., 0] if page.ndim == 3 else page
+    dips, ys = [], []
+    for r in (0, 1):
+        ya = int(baselines[r] + 0.5 * L.PX_PER_MV)
+        yb = int(baselines[r + 1] - 0.5 * L.PX_PER_MV)
+        if yb - ya < 20 or ya < 0 or yb > grey.shape[0]:
+            return [None, None, None]
+        prof = np.median(grey[ya:yb], axis=0).astype(np.float32)
+        bg = cv2.dilate(prof[None, :], np.ones((1, GAP_BACKGROUND), np.uint8))[0]
+        dips.append((bg - prof) / np.maximum(bg, 1.0))
+        ys.append(0.5 * (ya + yb))
+    out: list[GapLine | None] = []
+    for xs in L.SEPARATOR_X:
+        (xa, da), (xb, db) = (_dip_peak(d, int(xs - reach), int(xs + reach + 1)) for d in dips)
+        if min(da, db) < GAP_DIP or abs(xa - xb) > GAP_LEAN:
+            out.append(None)
+        else:
+            out.append(GapLine(xa, ys[0], (xb - xa) / (ys[1] - ys[0])))
+    return out
+
+
 PULSE_X = (75.5, 88.0)  # the calibration pulses' rising and falling strokes on the canonical page
 SEPARATOR_REACH = 20  # px either side of its place a lead separator is looked for
 SEPARATOR_LEVEL = 0.25  # of the darkest ink around: a faint separator's pixel (else 0.4)
@@ -292,7 +350,7 @@ def _trace_end(band: np.ndarray, x_in: int, step: int) -> float:
 
 
 def row_landmarks(ink: np.ndarray, strokes: np.ndarray, row: int, y_zero: float,
-                  faint: bool = True) -> list[tuple[float, float]]:
+                  faint: bool = True, gaps: list[GapLine | None] | None = None) -> list[tuple[float, float]]:
     """(observed x, canonical x) of one row's vertical landmarks: the calibration pulse's two strokes,
     where the trace starts (after the pulse and its gap), the lead separators (rows 0-2) and where the
     trace ends. Empty when they do not agree with one linear map (a pen or a finger can fake an end).
@@ -327,15 +385,29 @@ def row_landmarks(ink: np.ndarray, strokes: np.ndarray, row: int, y_zero: float,
             break
         else:
             empty = 0
-    if row < 3:
-        for xs in L.SEPARATOR_X:
-            x = _separator_x(ink, y_zero, xs, row, faint)
-            if x is not None:
-                marks.append((x, xs))
+    lines = []  # the separators' lines through the gaps, where the row's own ink did not show them
+    for i, xs in enumerate(L.SEPARATOR_X):
+        x = _separator_x(ink, y_zero, xs, row, faint) if row < 3 else None
+        line = gaps[i].x_at(y_zero) if gaps is not None and gaps[i] is not None else None
+        if line is not None and (x is None or abs(x - line) > GAP_OVERRIDE):
+            # not seen on the row, or what the row showed is a QRS beside the line (a column of the
+            # row's band, where the gaps show the line elsewhere)
+            lines.append((line, xs))
+        elif x is not None:
+            marks.append((x, xs))
     x_end = L.T0_X + L.DURATION_S * L.PX_PER_S
-    tail = np.where(cols[int(x_end - 30):int(x_end + 30)])[0]
+    # the end: the last inked column near the layout's, not counting a vertical line across the whole
+    # band (the red rectangle round the grid, just beyond the rows' ends, is such a line on a photo)
+    whole = cv2.dilate((band.mean(axis=0) >= 0.9).astype(np.uint8)[None, :], np.ones((1, 7), np.uint8))[0] \
+        if faint else np.zeros(band.shape[1], np.uint8)
+    tail = np.where(cols[int(x_end - 30):int(x_end + 30)] & ~whole[int(x_end - 30):int(x_end + 30)].astype(bool))[0]
     if len(tail) and tail[-1] < 59:
         marks.append((_trace_end(ink_band, int(x_end - 30) + int(tail[-1]), 1) - END_EDGE, x_end))
+    # rows 0-2: the lines cross the row; the strip lies below them, where they are extended to: only
+    # when the strip's own start and end are not both found
+    ends = sum(ref in (L.T0_X, x_end) for _, ref in marks)
+    if row < 3 or (RHYTHM_FROM_GAPS and ends < 2):
+        marks += lines
     marks.sort()
     return marks if _consistent(marks) else []
 
@@ -411,9 +483,10 @@ def find_grid(page: np.ndarray, ink: np.ndarray | None = None) -> Grid:
     else:
         px_per_s, t0, time_source = L.PX_PER_S, L.T0_X, "layout"
     strokes = stroke_mask(ink)
+    gaps = gap_separators(page, baselines)
     marks = []
     for r in range(4):
-        m = [(x, (ref - L.T0_X) / L.PX_PER_S) for x, ref in row_landmarks(ink, strokes, r, baselines[r])
+        m = [(x, (ref - L.T0_X) / L.PX_PER_S) for x, ref in row_landmarks(ink, strokes, r, baselines[r], gaps=gaps)
              if ref >= L.T0_X]
         # a row on the global time base within a pixel keeps it (a print or a scan)
         if m and max(abs(x - (t0 + t * px_per_s)) for x, t in m) <= 1.0:
