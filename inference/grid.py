@@ -155,6 +155,57 @@ def _line_centre(win: np.ndarray, y_guess: float, cols: np.ndarray) -> float:
     return float(a + np.dot(prof, np.arange(len(prof))) / prof.sum())
 
 
+PULSE_SHAPE_NCC = 0.6  # normalised correlation with the printed pulse's shape that shows one is there
+PULSE_SHAPE_SLACK = 15  # px either way around its place the pulse's shape is looked for
+PULSE_SHAPE_BLUR = 2.0  # px: the drawn pulse blurred about as a phone photo's is, after rectification
+
+
+def _darkness(page: np.ndarray) -> np.ndarray:
+    """1 - red / the paper's red around (its brightest within 15 px): any stroke, however blurred or faint."""
+    red = (page[..., 0] if page.ndim == 3 else page).astype(np.float32)
+    return np.clip(1.0 - red / np.maximum(cv2.dilate(red, np.ones((31, 31), np.uint8)), 1.0), 0.0, 1.0)
+
+
+def _pulse_template() -> np.ndarray:
+    """The calibration pulse as the layout prints it (feet, a 1 mV step up and down), blurred."""
+    pad = 8
+    foot, top = pad + int(round(L.PX_PER_MV)), pad
+    xa, xb = (int(round(x - L.CAL_X[0])) + pad for x in PULSE_X)
+    w = int(L.CAL_X[1] - L.CAL_X[0]) + 2 * pad
+    t = np.zeros((foot + pad, w), np.float32)
+    pts = np.array([(pad, foot), (xa, foot), (xa, top), (xb, top), (xb, foot), (w - pad, foot)], np.int32)
+    cv2.polylines(t, [pts], False, 1.0, 3)
+    return cv2.GaussianBlur(t, (0, 0), PULSE_SHAPE_BLUR)
+
+
+def pulse_shapes(page: np.ndarray, baselines=L.BASELINE_Y) -> tuple[int, int]:
+    """(rows showing the calibration pulse's shape at their start, rows showing it turned over at their
+    end): which way up a rectified photo lies when its pulses are too blurred for `_pulse` to measure
+    (their two strokes run together) — the shape still correlates with the printed one. On a page
+    rectified upside down the pulses stand turned at the rows' far ends (the rows registered by their
+    ends: x -> T0_X + x_end - x) and below their zero lines; the rows' starts show no such shape."""
+    dark = _darkness(page)
+    tpl = _pulse_template()
+    th, tw = tpl.shape
+    pad = 8
+    x_end = L.T0_X + L.DURATION_S * L.PX_PER_S
+    s = PULSE_SHAPE_SLACK
+    upright = turned = 0
+    for r, y in enumerate(baselines):
+        # upright: the template's foot line on the row's zero line, its left edge at CAL_X[0] - pad
+        ya, xa = int(round(y)) - (th - pad) - s, int(L.CAL_X[0]) - pad - s
+        win = dark[max(0, ya):ya + th + 2 * s, max(0, xa):xa + tw + 2 * s]
+        if win.shape[0] >= th and win.shape[1] >= tw and win.max() > 0:
+            upright += float(cv2.matchTemplate(win, tpl, cv2.TM_CCOEFF_NORMED).max()) >= PULSE_SHAPE_NCC
+        # turned: where the pulse of the row that would lie here stands on a page upside down
+        yt = L.BASELINE_Y[0] + L.BASELINE_Y[3] - L.BASELINE_Y[3 - r]
+        yb, xb = int(round(y + (yt - L.BASELINE_Y[r]))) - pad - s, int(L.T0_X + x_end - L.CAL_X[1]) - pad - 2 * s
+        win = dark[max(0, yb):yb + th + 2 * s, max(0, xb):xb + tw + 4 * s]
+        if win.shape[0] >= th and win.shape[1] >= tw and win.max() > 0:
+            turned += float(cv2.matchTemplate(win, tpl[::-1, ::-1].copy(), cv2.TM_CCOEFF_NORMED).max()) >= PULSE_SHAPE_NCC
+    return upright, turned
+
+
 def _separators(ink: np.ndarray, reach: int = 12, min_cover: float = 0.7, slack: int = 0) -> list[float]:
     """The thin vertical lines between the lead columns: ink over most of rows 1-3 in one column (give or
     take `slack` px: a line a little off vertical), within `reach` px of their places (nan where not

@@ -25,7 +25,7 @@ from inference import ecg_check, image_io, sheet as sheet_step
 from inference import layout as L
 from inference import preprocess as P
 from inference.digitize import digitize, trace_mask
-from inference.grid import Grid, find_grid, ink_map
+from inference.grid import Grid, find_grid, ink_map, pulse_shapes
 from inference.signals import Digitized
 
 REASON_CODES = ("not_image", "too_large", "too_small", "bad_aspect", "animated", "deep_image", "no_sheet",
@@ -78,6 +78,16 @@ def _pulses_in_place(grid: Grid) -> bool:
     (t = 0) where the layout has it. The scale alone is no proof: on a page upside down the rows' ends
     and QRS spikes can pass for pulses (then of the wrong height, and not at the rows' starts)."""
     return grid.scale_source == "calibration" and any(t == 0.0 for marks in grid.row_marks for _, t in marks)
+
+
+MIN_PULSE_SHAPES = 3  # rows whose start shows the pulse's shape that tell a blurred photo's way up
+
+
+def _pulse_shapes_upright(page: np.ndarray, grid: Grid) -> bool:
+    """The pulses' shape at the starts of at least MIN_PULSE_SHAPES rows and turned over at no row's end
+    (`grid.pulse_shapes`): the page lies the right way up, though its pulses are too blurred to measure."""
+    upright, turned = pulse_shapes(page, grid.baselines_y)
+    return upright >= MIN_PULSE_SHAPES and turned == 0
 
 
 # The ECG check's rules on the traces' ink that a photo of a printout can fail (a lamp's glare washes a
@@ -133,10 +143,11 @@ def read_ecg(data: bytes | str | np.ndarray) -> Reading:
         if colour > ecg_check.MAX_TRACE_SATURATION:
             return refuse("not_ecg", "coloured_traces", sheet=found, scan_input=prepared)
     grid = grid if grid is not None else find_grid(page, ink)
-    if photo and not _pulses_in_place(grid):
+    if photo and not _pulses_in_place(grid) and not _pulse_shapes_upright(page, grid):
         # a photo rectified upside down reads every trace inverted (a made-up diagnosis): which way up
-        # the page is must show on it, by the calibration pulses at the rows' left ends or else by the
-        # header's rule across the top. With neither, refuse.
+        # the page is must show on it, by the calibration pulses at the rows' left ends (measured, or
+        # too blurred to measure but their shape there and not at the far ends) or else by the header's
+        # rule across the top. With neither, refuse.
         rule = sheet_step.header_rule_cover(page)
         if rule < sheet_step.ORIENTED_RULE:  # the header rule's cover a photo without its pulses needs
             return refuse("unoriented", f"which way up the sheet lies cannot be told (no calibration pulse "

@@ -55,6 +55,7 @@ MIN_PAGE_PX = 450  # the sheet's long side in the picture below which the traces
 MIN_SHARPNESS = 0.12  # stroke sharpness (see `_sharpness`) below which the photo is too blurred
 MIN_PAPER_LEVEL = 70  # mean grey of the rectified paper below which the photo is too dark
 LONG_STROKE = 0.04  # share of the work picture's long side an ink stroke spans to count as long
+MIN_ALT_PULSES = 3  # pulses in place that let another outline stand in for one cut by the frame
 PULSE_STRIP_W = 200  # px: the calibration pulses (x 69-94) and ink_map's reach around them (< 60 px)
 
 
@@ -805,8 +806,33 @@ def find_sheet(image: np.ndarray) -> Sheet:
         h, page, score, rot = _reregistered(image, h, page, score, rot, pulses)
     h, page, score, rot = _turned_by_rule(image, h, page, score, rot)
     corners = cv2.perspectiveTransform(_canonical_corners().reshape(-1, 1, 2), np.linalg.inv(h)).reshape(4, 2)
-    sheet = Sheet(page=white_balanced(page), method=method, corners=corners, rotation=rot, score=score)
-    return _judge(image, sheet, h)
+    sheet = _judge(image, Sheet(page=white_balanced(page), method=method, corners=corners, rotation=rot,
+                                score=score), h)
+    if sheet.problem == "cut_off":
+        return _inside_alternative(image, picked, quad) or sheet
+    return sheet
+
+
+def _inside_alternative(image: np.ndarray, picked: list, chosen: np.ndarray) -> Sheet | None:
+    """Another of the best outlines, when the chosen one reaches past the frame although the sheet lies
+    inside it (a pen across a corner bent the paper's outline outward, a shadowed edge drew it into the
+    desk): taken only when, once rectified, it shows at least MIN_ALT_PULSES calibration pulses at its
+    rows' starts (its page lies where the layout has it) and `_judge` finds nothing against it. A sheet
+    truly cut by the frame has no such outline: rectified where it is, its grid reaches past the frame
+    again; stretched over the part in view, its pulses are not where the layout has them."""
+    for score, method, quad, rot in sorted(picked, key=lambda c: -c[0]):
+        if np.abs(quad - chosen).max() < 0.03 * max(image.shape[:2]):
+            continue
+        h0 = cv2.getPerspectiveTransform(quad.astype(np.float32), _canonical_corners())
+        h, page, score = _rectified(image, h0, score)
+        if _pulse_count(image, h) < MIN_ALT_PULSES:
+            continue
+        corners = cv2.perspectiveTransform(_canonical_corners().reshape(-1, 1, 2), np.linalg.inv(h)).reshape(4, 2)
+        sheet = _judge(image, Sheet(page=white_balanced(page), method=method + "+inside", corners=corners,
+                                    rotation=rot, score=score), h)
+        if sheet.problem is None:
+            return sheet
+    return None
 
 
 def _rectified(image: np.ndarray, h0: np.ndarray, score0: float) -> tuple[np.ndarray, np.ndarray, float]:

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from inference import layout as L
-from inference.grid import find_grid, gap_separators, ink_map
+from inference.grid import find_grid, gap_separators, ink_map, pulse_shapes
 from training.page_render import render_random_page
 
 BEND = 30.0  # px: how far the middle of the page moves left
@@ -84,3 +84,37 @@ def test_a_line_beyond_the_rows_ends_is_not_their_end():
     grid = find_grid(page, ink_map(page))
     for row in range(4):
         assert abs(grid.time_of(row, np.array([x_end]))[0] - L.DURATION_S) < 0.01, row
+
+
+def _faded_blur(page: np.ndarray, sigma: float) -> np.ndarray:
+    """A photo's blur at half the scan's resolution, the ink faded to 60 %."""
+    b = cv2.GaussianBlur(page, (0, 0), sigma).astype(np.float32)
+    return (255.0 - (255.0 - b) * 0.6).astype(np.uint8)
+
+
+def _registered_upside_down(page: np.ndarray) -> np.ndarray:
+    """The page turned 180 degrees and moved so that its rows lie on the layout's rows and its rows' ends
+    where their starts belong: what a photo rectified the wrong way up looks like to the grid."""
+    turned = page[::-1, ::-1]  # x -> W - 1 - x, y -> H - 1 - y; then moved by (sx, sy):
+    sx = int(round(2 * L.T0_X + L.DURATION_S * L.PX_PER_S - (L.PAGE_W - 1)))  # x -> T0_X + x_end - x
+    sy = int(round(L.BASELINE_Y[0] + L.BASELINE_Y[3] - (L.PAGE_H - 1)))  # row r's zero line -> row 3 - r's
+    assert sx > 0 and sy > 0
+    out = np.full_like(turned, 255)
+    out[sy:, sx:] = turned[:-sy, :-sx]
+    return out
+
+
+def test_blurred_pulses_still_show_which_way_up():
+    """Pulses blurred until `_pulse` cannot measure them (their strokes run together): their shape still
+    stands at every row's start, and on the page registered upside down at the rows' ends, turned."""
+    from inference.reading import _pulse_shapes_upright
+
+    page = _faded_blur(render_random_page(2).image, 5.0)
+    grid = find_grid(page, ink_map(page))
+    assert grid.scale_source != "calibration" and not grid.pulses  # too blurred to measure
+    assert pulse_shapes(page) == (4, 0)
+    assert _pulse_shapes_upright(page, grid)
+    flipped = _registered_upside_down(page)
+    upright, turned = pulse_shapes(flipped)
+    assert upright == 0 and turned >= 3
+    assert not _pulse_shapes_upright(flipped, find_grid(flipped, ink_map(flipped)))

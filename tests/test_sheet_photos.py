@@ -292,3 +292,42 @@ def test_no_layout_on_pictures_that_are_not_printouts():
     for _, img in generated_images()[:20]:
         page = find_sheet(np.ascontiguousarray(img)).page
         assert not _shows_the_layout(find_grid(page))
+
+
+def _outward(corners: np.ndarray, w: int, h: int) -> np.ndarray:
+    """The outline bent outward at its bottom-left corner past the frame (a pen across that corner drew
+    the paper's edge along itself)."""
+    q = np.asarray(corners, np.float32).copy()
+    q[3] = q[3] + (q[3] - q.mean(axis=0)) * 0.6
+    assert (q[3] < 0).any() or q[3][0] > w or q[3][1] > h
+    return q
+
+
+def test_an_outline_past_the_frame_gives_way_to_one_inside(pages):
+    """The chosen outline reaches past the frame (judged cut off) though the sheet lies inside: another
+    of the best outlines, whose rectified rows show their pulses, stands in for it."""
+    from inference.sheet import _inside_alternative
+
+    photo = render_photo(pages[0].image, 9, difficulty="ward")
+    image = photo.image()
+    h, w = image.shape[:2]
+    wrong = _outward(photo.corners, w, h)
+    picked = [(0.9, "outline", wrong, 0), (0.8, "rectangle", np.asarray(photo.corners, np.float32), 0)]
+    sheet = _inside_alternative(image, picked, wrong)
+    assert sheet is not None and sheet.problem is None
+    assert _registration_error(photo, sheet.corners) < 6
+
+
+def test_no_outline_stands_in_for_a_sheet_the_frame_cuts(pages):
+    """A sheet half out of the frame: its true outline is cut off, and the visible part's outline, once
+    rectified, does not show the pulses where the layout has them: nothing stands in."""
+    from inference.sheet import _inside_alternative
+
+    photo = render_photo(pages[1].image, 12, cut_off=0.5)
+    image = photo.image()
+    h, w = image.shape[:2]
+    true = np.asarray(photo.corners, np.float32)
+    visible = np.stack([np.clip(true[:, 0], 0, w - 1), np.clip(true[:, 1], 0, h - 1)], axis=1)
+    assert np.abs(visible - true).max() > 0.03 * max(w, h)  # another outline, not the chosen one again
+    picked = [(0.9, "outline", true, 0), (0.8, "outline", visible, 0)]
+    assert _inside_alternative(image, picked, true) is None
