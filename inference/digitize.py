@@ -49,6 +49,8 @@ SEGMENT_FLOOR = 0.15  # grey level (of the stroke's darkest) of a row segment's 
 MERGE_SLACK = 0.75  # px a row segment may exceed one stroke's width before it is read as two strokes
 PAPER_CLOSE = 21  # px: the paper level's closing, wider than a blurred stroke
 TRACE_LEVEL = 0.35  # of the local strongest darkness: a stroke pixel
+FAINT_COVER = 0.8  # a photo's trace mask inking less of its rows' columns than this is retried ...
+FAINT_TRACE_LEVEL = 0.25  # ... at this level (rendered photos: 0.91-1.00 at TRACE_LEVEL)
 TIP_REACH = 6  # px beyond a tip's first inked pixel that its blurred edge is looked for
 TIP_BODY = 6  # px inside a tip whose darkest is the tip's own darkness
 MIN_CONTRAST = 20.0  # grey levels of paper minus ink below which a column's ink is not stretched to 1
@@ -547,10 +549,10 @@ def _max_pool4(x: np.ndarray) -> np.ndarray:
     return np.maximum(np.maximum(rows[:, 0::4], rows[:, 1::4]), np.maximum(rows[:, 2::4], rows[:, 3::4]))
 
 
-def trace_mask(red: np.ndarray) -> np.ndarray:
+def trace_mask(red: np.ndarray, level: float = TRACE_LEVEL) -> np.ndarray:
     """The stroke pixels to follow, from the red channel (the pink grid is bright in it): darkness
     against the paper, relative to the strongest darkness around (a photo's glare fades its ink), at
-    TRACE_LEVEL of it, without specks (grid dots, noise: blobs under MIN_BLOB_PX).
+    `level` of it, without specks (grid dots, noise: blobs under MIN_BLOB_PX).
 
     Unlike `grid.ink_map`, whose paper level (a 9 px closing) sinks into a blurred photo's 8-10 px wide
     strokes, the paper here is a closing wider than any blurred stroke: else a narrow R wave's foot,
@@ -564,11 +566,20 @@ def trace_mask(red: np.ndarray) -> np.ndarray:
     pooled = _max_pool4(dark)
     near = cv2.blur(cv2.dilate(pooled, np.ones((55, 15), np.uint8)), (8, 8))
     near = cv2.resize(near, (w, h), interpolation=cv2.INTER_LINEAR)
-    on = (dark > TRACE_LEVEL * np.clip(near, LOCAL_FLOOR, 1.0)).astype(np.uint8)
+    on = (dark > level * np.clip(near, LOCAL_FLOOR, 1.0)).astype(np.uint8)
     n, lab, stats = components(on)
     keep = stats[:, cv2.CC_STAT_AREA] >= MIN_BLOB_PX
     keep[0] = False
     return keep[lab]
+
+
+def _row_cover(mask: np.ndarray, grid: Grid) -> float:
+    """The share of the rows' columns (t = 0-10 s) with any stroke pixel within 0.7 mV of the zero line."""
+    x0, x1 = int(round(grid.t0_x)), int(round(grid.x_of(L.DURATION_S)))
+    reach = int(0.7 * grid.px_per_mv)
+    cover = [mask[max(0, int(y) - reach):max(0, int(y) + reach), max(0, x0):x1].any(axis=0).mean()
+             for y in grid.baselines_y]
+    return float(np.mean(cover))
 
 
 def digitize(page: np.ndarray, grid: Grid | None = None, ink: np.ndarray | None = None,
@@ -579,6 +590,12 @@ def digitize(page: np.ndarray, grid: Grid | None = None, ink: np.ndarray | None 
     grid = find_grid(page, ink) if grid is None else grid
     red = page[..., 0] if page.ndim == 3 else page
     mask = trace_mask(red) if strokes is None else strokes
+    if photo and _row_cover(mask, grid) < FAINT_COVER:
+        # a faint photo (thin grey strokes, blurred): its flat stretches fall under TRACE_LEVEL of the
+        # QRS's darkness; followed at a lower level when that inks clearly more of the rows
+        faint = trace_mask(red, FAINT_TRACE_LEVEL)
+        if _row_cover(faint, grid) > _row_cover(mask, grid) + 0.1:
+            mask = faint
     seg_n = int(round(L.SEGMENT_S * L.FS))
     leads: dict[str, LeadSignal] = {}
     rhythm = None

@@ -202,7 +202,8 @@ def pulse_shapes(page: np.ndarray, baselines=L.BASELINE_Y) -> tuple[int, int]:
         yb, xb = int(round(y + (yt - L.BASELINE_Y[r]))) - pad - s, int(L.T0_X + x_end - L.CAL_X[1]) - pad - 2 * s
         win = dark[max(0, yb):yb + th + 2 * s, max(0, xb):xb + tw + 4 * s]
         if win.shape[0] >= th and win.shape[1] >= tw and win.max() > 0:
-            turned += float(cv2.matchTemplate(win, tpl[::-1, ::-1].copy(), cv2.TM_CCOEFF_NORMED).max()) >= PULSE_SHAPE_NCC
+            ncc = float(cv2.matchTemplate(win, np.ascontiguousarray(tpl[::-1, ::-1]), cv2.TM_CCOEFF_NORMED).max())
+            turned += ncc >= PULSE_SHAPE_NCC
     return upright, turned
 
 
@@ -273,7 +274,6 @@ def stroke_mask(ink: np.ndarray) -> np.ndarray:
 
 GAP_DIP = 0.08  # a lead separator darkens the paper between the rows by at least this share of its level
 GAP_LEAN = 3.0  # px: one separator's crossings of the two gaps between rows 0-2 agree within this
-RHYTHM_FROM_GAPS = True
 GAP_OVERRIDE = 5.0  # px: a separator the row showed this far from the line through the gaps is a QRS beside it
 GAP_BACKGROUND = 41  # px: the paper's level beside a column is the brightest one this wide around it
 
@@ -447,17 +447,20 @@ def row_landmarks(ink: np.ndarray, strokes: np.ndarray, row: int, y_zero: float,
         elif x is not None:
             marks.append((x, xs))
     x_end = L.T0_X + L.DURATION_S * L.PX_PER_S
-    # the end: the last inked column near the layout's, not counting a vertical line across the whole
-    # band (the red rectangle round the grid, just beyond the rows' ends, is such a line on a photo)
-    whole = cv2.dilate((band.mean(axis=0) >= 0.9).astype(np.uint8)[None, :], np.ones((1, 7), np.uint8))[0] \
-        if faint else np.zeros(band.shape[1], np.uint8)
-    tail = np.where(cols[int(x_end - 30):int(x_end + 30)] & ~whole[int(x_end - 30):int(x_end + 30)].astype(bool))[0]
+    # the end: the last inked column near the layout's, in the final grid not counting a vertical line
+    # across the whole band (the red rectangle round the grid, just past the rows' ends on a page
+    # registered a little narrow; the sheet's refinement, fitted with such ends, registers worse without)
+    near_end = slice(int(x_end - 30), int(x_end + 30))
+    line = np.zeros(band.shape[1], bool)
+    if faint:
+        line = cv2.dilate((band.mean(axis=0) >= 0.9).astype(np.uint8)[None, :], np.ones((1, 7), np.uint8))[0] > 0
+    tail = np.where(cols[near_end] & ~line[near_end])[0]
     if len(tail) and tail[-1] < 59:
         marks.append((_trace_end(ink_band, int(x_end - 30) + int(tail[-1]), 1) - END_EDGE, x_end))
     # rows 0-2: the lines cross the row; the strip lies below them, where they are extended to: only
     # when the strip's own start and end are not both found
     ends = sum(ref in (L.T0_X, x_end) for _, ref in marks)
-    if row < 3 or (RHYTHM_FROM_GAPS and ends < 2):
+    if row < 3 or ends < 2:
         marks += lines
     marks.sort()
     return marks if _consistent(marks) else []

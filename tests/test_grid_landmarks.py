@@ -118,3 +118,14 @@ def test_blurred_pulses_still_show_which_way_up():
     upright, turned = pulse_shapes(flipped)
     assert upright == 0 and turned >= 3
     assert not _pulse_shapes_upright(flipped, find_grid(flipped, ink_map(flipped)))
+
+
+def test_a_faint_photos_flat_strokes_are_followed():
+    """Blurred along y (a shaky hand), a page's thin flat strokes fade to a third of the QRS's darkness
+    and under the trace mask's level: the rows are followed at the lower level, not refused untraced."""
+    import inference.digitize as D
+
+    page = cv2.filter2D(render_random_page(4).image, -1, np.ones((17, 1), np.float32) / 17)
+    grid = find_grid(page, ink_map(page))
+    assert D._row_cover(D.trace_mask(page[..., 0]), grid) < D.FAINT_COVER
+    assert len(D.digitize(page, grid, photo=True).traced_leads) == 12

@@ -50,7 +50,8 @@ def shifted_reading(reading, truth: dict):
     leads = {}
     for name, lead in d.leads.items():
         true = np.asarray(truth["leads"][name]["signal"], float)
-        leads[name] = dataclasses.replace(lead, signal=_at_shift(lead.signal, _best_shift(lead.signal.astype(float), true)))
+        k = _best_shift(lead.signal.astype(float), true)
+        leads[name] = dataclasses.replace(lead, signal=_at_shift(lead.signal, k))
     strip = d.rhythm.signal.copy()
     true = np.asarray(truth["rhythm"], float)
     n = int(round(2.5 * d.fs))
