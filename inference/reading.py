@@ -114,8 +114,6 @@ def refuse(reason: str, detail: str, **parts) -> Reading:
 
 def read_ecg(data: bytes | str | np.ndarray) -> Reading:
     """The whole reading of one picture. Synchronous and CPU-bound: run it off the event loop."""
-    from inference.measure import measure
-
     try:
         image = data if isinstance(data, np.ndarray) else image_io.load_image(data)
     except image_io.ImageRejected as exc:
@@ -123,6 +121,30 @@ def read_ecg(data: bytes | str | np.ndarray) -> Reading:
     found = sheet_step.find_sheet(image)
     if found.problem is not None:
         return refuse(found.problem, found.problem_detail or found.problem, sheet=found)
+    return _read_or_retry(image, found)
+
+
+def _read_or_retry(image: np.ndarray, found: sheet_step.Sheet) -> Reading:
+    """The reading of the sheet found, or, when a photo's page is refused for a reason a wrong outline
+    gives (the outline on the wrong part of the picture: a corner under a pen or in shadow), of another
+    of the best outlines whose rows show their pulses in place (`sheet.alternative`) if that one reads."""
+    reading = _read_sheet(found)
+    if reading.reason in RETRY_REASONS and found.method != "as_is":
+        other = sheet_step.alternative(image, found)
+        if other is not None:
+            again = _read_sheet(other)
+            if again.ok:
+                return again
+    return reading
+
+
+RETRY_REASONS = ("not_ecg", "unoriented")  # refusals of a photo's page that another outline may undo
+
+
+def _read_sheet(found: sheet_step.Sheet) -> Reading:
+    """The reading of a found sheet: the ECG check, the grid, which way up, the signals, the measurements."""
+    from inference.measure import measure
+
     page = found.page
     photo = found.method != "as_is"
     # a scan as it is keeps the classifier's own grid search, and its check reads the classifier's ink map;

@@ -34,7 +34,7 @@ frame, too small, too dark or too blurred — so the user can be told how to ret
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import cv2
 import numpy as np
@@ -68,6 +68,8 @@ class Sheet:
     score: float  # structure score of the rectified page (0..1)
     problem: str | None = None  # None or: no_sheet, cut_off, sheet_too_small, too_dark, blurred
     problem_detail: str | None = None
+    # the other best outlines (score, method, quad, rotation), best first: `alternative` tries them
+    others: tuple = field(default=(), repr=False, compare=False)
 
 
 # ----------------------------------------------------------------------------------------- helpers
@@ -806,32 +808,33 @@ def find_sheet(image: np.ndarray) -> Sheet:
         h, page, score, rot = _reregistered(image, h, page, score, rot, pulses)
     h, page, score, rot = _turned_by_rule(image, h, page, score, rot)
     corners = cv2.perspectiveTransform(_canonical_corners().reshape(-1, 1, 2), np.linalg.inv(h)).reshape(4, 2)
+    others = tuple(sorted((c for c in picked if np.abs(c[2] - quad).max() >= 0.03 * max(image.shape[:2])),
+                          key=lambda c: -c[0]))
     sheet = _judge(image, Sheet(page=white_balanced(page), method=method, corners=corners, rotation=rot,
-                                score=score), h)
+                                score=score, others=others), h)
     if sheet.problem == "cut_off":
-        return _inside_alternative(image, picked, quad) or sheet
+        return alternative(image, sheet) or sheet
     return sheet
 
 
-def _inside_alternative(image: np.ndarray, picked: list, chosen: np.ndarray) -> Sheet | None:
-    """Another of the best outlines, when the chosen one reaches past the frame although the sheet lies
-    inside it (a pen across a corner bent the paper's outline outward, a shadowed edge drew it into the
-    desk): taken only when, once rectified, it shows at least MIN_ALT_PULSES calibration pulses at its
-    rows' starts (its page lies where the layout has it) and `_judge` finds nothing against it. A sheet
-    truly cut by the frame has no such outline: rectified where it is, its grid reaches past the frame
-    again; stretched over the part in view, its pulses are not where the layout has them."""
-    for score, method, quad, rot in sorted(picked, key=lambda c: -c[0]):
-        if np.abs(quad - chosen).max() < 0.03 * max(image.shape[:2]):
-            continue
+def alternative(image: np.ndarray, sheet: Sheet) -> Sheet | None:
+    """Another of the best outlines (`sheet.others`) when the chosen one failed: it reaches past the
+    frame although the sheet lies inside it (a pen across a corner bent the paper's outline outward),
+    or its page is not read as an ECG (`reading`: the outline sits on the wrong part of the picture).
+    Taken only when, once rectified, it shows at least MIN_ALT_PULSES calibration pulses at its rows'
+    starts (its page lies where the layout has it) and `_judge` finds nothing against it. A sheet truly
+    cut by the frame has no such outline: rectified where it is, its grid reaches past the frame again;
+    stretched over the part in view, its pulses are not where the layout has them."""
+    for score, method, quad, rot in sheet.others:
         h0 = cv2.getPerspectiveTransform(quad.astype(np.float32), _canonical_corners())
         h, page, score = _rectified(image, h0, score)
         if _pulse_count(image, h) < MIN_ALT_PULSES:
             continue
         corners = cv2.perspectiveTransform(_canonical_corners().reshape(-1, 1, 2), np.linalg.inv(h)).reshape(4, 2)
-        sheet = _judge(image, Sheet(page=white_balanced(page), method=method + "+inside", corners=corners,
+        found = _judge(image, Sheet(page=white_balanced(page), method=method + "+other", corners=corners,
                                     rotation=rot, score=score), h)
-        if sheet.problem is None:
-            return sheet
+        if found.problem is None:
+            return found
     return None
 
 

@@ -305,15 +305,17 @@ def _outward(corners: np.ndarray, w: int, h: int) -> np.ndarray:
 
 def test_an_outline_past_the_frame_gives_way_to_one_inside(pages):
     """The chosen outline reaches past the frame (judged cut off) though the sheet lies inside: another
-    of the best outlines, whose rectified rows show their pulses, stands in for it."""
-    from inference.sheet import _inside_alternative
+    of the best outlines, whose rectified rows show their pulses, stands in for it (`find_sheet` asks
+    for one on a cut-off judgement, `read_ecg` on a photo's page refused as not an ECG or unoriented)."""
+    from inference.sheet import Sheet, alternative
 
     photo = render_photo(pages[0].image, 9, difficulty="ward")
     image = photo.image()
     h, w = image.shape[:2]
     wrong = _outward(photo.corners, w, h)
-    picked = [(0.9, "outline", wrong, 0), (0.8, "rectangle", np.asarray(photo.corners, np.float32), 0)]
-    sheet = _inside_alternative(image, picked, wrong)
+    chosen = Sheet(page=image, method="outline", corners=wrong, rotation=0, score=0.9, problem="cut_off",
+                   others=((0.8, "rectangle", np.asarray(photo.corners, np.float32), 0),))
+    sheet = alternative(image, chosen)
     assert sheet is not None and sheet.problem is None
     assert _registration_error(photo, sheet.corners) < 6
 
@@ -321,7 +323,7 @@ def test_an_outline_past_the_frame_gives_way_to_one_inside(pages):
 def test_no_outline_stands_in_for_a_sheet_the_frame_cuts(pages):
     """A sheet half out of the frame: its true outline is cut off, and the visible part's outline, once
     rectified, does not show the pulses where the layout has them: nothing stands in."""
-    from inference.sheet import _inside_alternative
+    from inference.sheet import Sheet, alternative
 
     photo = render_photo(pages[1].image, 12, cut_off=0.5)
     image = photo.image()
@@ -329,5 +331,28 @@ def test_no_outline_stands_in_for_a_sheet_the_frame_cuts(pages):
     true = np.asarray(photo.corners, np.float32)
     visible = np.stack([np.clip(true[:, 0], 0, w - 1), np.clip(true[:, 1], 0, h - 1)], axis=1)
     assert np.abs(visible - true).max() > 0.03 * max(w, h)  # another outline, not the chosen one again
-    picked = [(0.9, "outline", true, 0), (0.8, "outline", visible, 0)]
-    assert _inside_alternative(image, picked, true) is None
+    chosen = Sheet(page=image, method="outline", corners=true, rotation=0, score=0.9, problem="cut_off",
+                   others=((0.8, "outline", visible, 0),))
+    assert alternative(image, chosen) is None
+
+
+def test_a_page_refused_on_a_wrong_outline_is_read_on_another(pages):
+    """The outline on the wrong part of the picture (a third of the page and the desk beside it): its
+    page is refused (not an ECG, or no way up); the reading retries the next outline, whose rows show
+    their pulses, and reads the page; with no such outline the refusal stands."""
+    from inference.reading import _read_or_retry
+    from inference.sheet import Sheet, _canonical_corners, white_balanced
+
+    photo = render_photo(pages[0].image, 9)
+    image = photo.image()
+    true = np.asarray(photo.corners, np.float32)
+    wrong = true + (true[1] - true[0]) * 0.35  # slid a third of the page's width along it
+    h = cv2.getPerspectiveTransform(wrong, _canonical_corners())
+    page = white_balanced(cv2.warpPerspective(image, h, (L.PAGE_W, L.PAGE_H), borderMode=cv2.BORDER_REPLICATE))
+    bad = Sheet(page=page, method="outline", corners=wrong, rotation=0, score=0.5)
+    refused = _read_or_retry(image, bad)
+    assert not refused.ok and refused.reason in ("not_ecg", "unoriented")
+    reading = _read_or_retry(image, Sheet(page=page, method="outline", corners=wrong, rotation=0, score=0.5,
+                                          others=((0.4, "rectangle", true, 0),)))
+    assert reading.ok and reading.sheet.method.endswith("+other")
+    assert _registration_error(photo, reading.sheet.corners) < 6
