@@ -6,10 +6,14 @@ each row's zero line is, where t = 0 s is, and how many pixels a millivolt and a
 What is used, in order of trust (a feasibility study on these pages showed it):
   * the calibration pulses (10 mm = 1 mV) at the start of the rows: their feet are the rows' zero lines
     and their height the vertical scale;
-  * the thin lead separators (62.5 mm = 2.5 s apart): the horizontal scale and t = 0;
+  * the thin lead separators (62.5 mm = 2.5 s apart): the horizontal scale and t = 0, and on a photo
+    each row's time landmarks (where a row's ink misses them, from the paper's darkening in the gaps
+    between the rows: `gap_separators`);
   * the dotted pink grid's period, measured where it is visible, only as a cross-check (a frequency
     estimate of a *dotted* grid is unreliable on photos);
   * the known layout (25 mm/s, 10 mm/mV at 5.688 px/mm) when neither is seen.
+
+`pulse_shapes` tells which way up a blurred photo lies when its pulses cannot be measured (`reading`).
 """
 
 from __future__ import annotations

@@ -28,6 +28,10 @@ for and are ten to a hundred times faster than the same in NumPy):
    below them), and the rule and rows together give the scale and shift, on a warp that reaches past
    the outline (`_register`). Kept only when the page's orientation then shows (`_reregistered`).
 
+5. **Another outline** (`alternative`) when the chosen one is judged cut off by the frame, or its page is
+   refused by the reading (not an ECG, no way up): the next best outlines are rectified in turn and one
+   whose rows show three calibration pulses in place stands in (a refusal costs up to five more warps).
+
 The result says what went wrong when the picture cannot be read: no sheet, the sheet cut off by the
 frame, too small, too dark or too blurred — so the user can be told how to retake it.
 """
@@ -55,7 +59,7 @@ MIN_PAGE_PX = 450  # the sheet's long side in the picture below which the traces
 MIN_SHARPNESS = 0.12  # stroke sharpness (see `_sharpness`) below which the photo is too blurred
 MIN_PAPER_LEVEL = 70  # mean grey of the rectified paper below which the photo is too dark
 LONG_STROKE = 0.04  # share of the work picture's long side an ink stroke spans to count as long
-MIN_ALT_PULSES = 3  # pulses in place that let another outline stand in for one cut by the frame
+MIN_ALT_PULSES = 3  # pulses in place that let another outline stand in for the chosen one (`alternative`)
 PULSE_STRIP_W = 200  # px: the calibration pulses (x 69-94) and ink_map's reach around them (< 60 px)
 
 
