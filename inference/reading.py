@@ -160,9 +160,10 @@ def _read_sheet(found: sheet_step.Sheet) -> Reading:
         return refuse("not_ecg", check.reason or "not a 12-lead ECG printout", sheet=found, scan_input=prepared)
     if photo:
         # the photo's trace mask keeps faint strokes, so a line chart's rows pass the check: its coloured
-        # lines tell it from a printout's black trace
+        # lines tell it from a printout's black trace — unless the printout's own pulses and separators
+        # stand where the layout has them (no chart has them; a dim photo's warm cast can tint black ink)
         colour = ecg_check.trace_saturation(page, strokes)
-        if colour > ecg_check.MAX_TRACE_SATURATION:
+        if colour > ecg_check.MAX_TRACE_SATURATION and not _shows_the_layout(grid):
             return refuse("not_ecg", "coloured_traces", sheet=found, scan_input=prepared)
     grid = grid if grid is not None else find_grid(page, ink)
     if photo and not _pulses_in_place(grid) and not _pulse_shapes_upright(page, grid):

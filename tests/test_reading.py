@@ -174,3 +174,19 @@ def test_an_untraceable_lead_is_marked_not_invented(rendered_pages):
     d = digitize(page)
     assert not d.leads["aVR"].ok and np.isnan(d.leads["aVR"].signal).all()
     assert d.leads["I"].ok and d.leads["V1"].ok
+
+
+def test_a_printout_in_coloured_ink_is_read_but_a_chart_is_not():
+    """The coloured-trace rule (a line chart's rows pass for traces on a photo) does not refuse a printout
+    whose pulses and separators stand in place, however tinted its ink (a dim lamp's warm cast, a
+    coloured printer ribbon); a chart screenshot, which has neither, is still refused."""
+    from inference.ecg_check import MAX_TRACE_SATURATION, trace_saturation
+    from training.negatives import generated_images
+
+    page = render_random_page(6).image.copy()
+    page[page.mean(axis=2) < 110] = (170, 60, 0)  # the ink printed orange-brown
+    reading = read_ecg(render_photo(page, 6, clean=True).jpeg)
+    assert trace_saturation(reading.sheet.page) > MAX_TRACE_SATURATION  # the rule alone would refuse it
+    assert reading.ok
+    charts = [img for name, img in generated_images() if name.startswith("gen:screenshot-charts")]
+    assert charts and all(not read_ecg(np.ascontiguousarray(img)).ok for img in charts)
