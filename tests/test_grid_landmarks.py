@@ -55,6 +55,8 @@ def test_the_grid_times_each_row_by_them(bent_page):
         for k, x in enumerate(places):
             t = round((L.SEPARATOR_X[k] - L.T0_X) / L.PX_PER_S, 3)
             assert abs(marks[t] - x) < 1.5, (row, k)
+    sep_t = {round((x - L.T0_X) / L.PX_PER_S, 3) for x in L.SEPARATOR_X}
+    assert not sep_t & {round(t, 3) for _, t in grid.row_marks[3]}
     # the time printed at a separator's column comes back as that separator's time
     t_mid = grid.time_of(1, np.array([places[1]]))[0]
     assert abs(t_mid - (L.SEPARATOR_X[1] - L.T0_X) / L.PX_PER_S) < 0.01
