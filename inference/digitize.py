@@ -590,11 +590,12 @@ def digitize(page: np.ndarray, grid: Grid | None = None, ink: np.ndarray | None 
     grid = find_grid(page, ink) if grid is None else grid
     red = page[..., 0] if page.ndim == 3 else page
     mask = trace_mask(red) if strokes is None else strokes
-    if photo and _row_cover(mask, grid) < FAINT_COVER:
+    cover = _row_cover(mask, grid) if photo else 1.0
+    if cover < FAINT_COVER:
         # a faint photo (thin grey strokes, blurred): its flat stretches fall under TRACE_LEVEL of the
         # QRS's darkness; followed at a lower level when that inks clearly more of the rows
         faint = trace_mask(red, FAINT_TRACE_LEVEL)
-        if _row_cover(faint, grid) > _row_cover(mask, grid) + 0.1:
+        if _row_cover(faint, grid) > cover + 0.1:
             mask = faint
     seg_n = int(round(L.SEGMENT_S * L.FS))
     leads: dict[str, LeadSignal] = {}
